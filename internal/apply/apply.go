@@ -1,0 +1,164 @@
+// Package apply decides whether a desired child object differs from the one in the
+// cluster and writes it with server-side apply when, and only when, it does.
+//
+// Two checks together make "nothing changed" exact without keeping managedFields in the
+// cache (the informers strip them to save memory):
+//   - every field of the desired object is present in the live object with the same
+//     value (drift: someone edited or removed a field the operator sets);
+//   - the live object carries the hash of the desired object that was last applied
+//     (change: the operator wants to set a different set of fields, including removing one).
+//
+// Fields that the API server or other controllers add (clusterIP, allocated nodePorts,
+// defaults, foreign labels and annotations) are not in the desired object, so they never
+// cause a write, and server-side apply leaves them alone when the operator does write.
+package apply
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// HashAnnotation records, on each child, the hash of the desired state last applied.
+const HashAnnotation = "opennebula.io/applied-hash"
+
+// FieldManager is the server-side apply field manager of every write of the operator.
+const FieldManager = "opennebula-operator"
+
+// Desired is a child object normalised for applying and comparing: an unstructured form
+// holding only the fields the operator sets, with the hash annotation filled in.
+type Desired struct {
+	Object *unstructured.Unstructured
+	Hash   string
+}
+
+// Normalize turns a typed desired object into the form that is applied: nil, empty maps
+// and empty lists are dropped (a typed object cannot tell "unset" from "empty", and
+// applying an empty value would claim ownership of a field the operator does not set),
+// status is dropped, and the hash of the result is recorded in an annotation.
+func Normalize(obj runtime.Object, gvk schema.GroupVersionKind) (*Desired, error) {
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("converting %s to unstructured: %w", gvk.Kind, err)
+	}
+	delete(raw, "status")
+	pruned, _ := prune(raw).(map[string]any)
+	if pruned == nil {
+		pruned = map[string]any{}
+	}
+	u := &unstructured.Unstructured{Object: pruned}
+	u.SetGroupVersionKind(gvk)
+
+	// encoding/json sorts map keys, so the hash is stable across runs and processes.
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, fmt.Errorf("hashing %s: %w", gvk.Kind, err)
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])[:16]
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[HashAnnotation] = hash
+	u.SetAnnotations(ann)
+	return &Desired{Object: u, Hash: hash}, nil
+}
+
+// UpToDate reports whether live already holds everything desired sets: the same hash
+// of the last applied state and every desired field with the same value.
+func UpToDate(d *Desired, live runtime.Object) (bool, error) {
+	l, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return false, fmt.Errorf("converting live object to unstructured: %w", err)
+	}
+	return contains(l, d.Object.Object), nil
+}
+
+// prune drops nil values, empty maps and empty lists, recursively.
+func prune(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, val := range t {
+			if p := prune(val); p != nil {
+				out[k] = p
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	case []any:
+		out := make([]any, 0, len(t))
+		for _, val := range t {
+			if p := prune(val); p != nil {
+				out = append(out, p)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// contains reports whether live holds every field of desired with the same value.
+// Lists of objects are matched item by item regardless of position, because server-side
+// apply merges keyed lists (ports, containers, env) and others may add items to them;
+// lists of scalars (command, args, access modes) are atomic and must match exactly.
+func contains(live, desired any) bool {
+	switch d := desired.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, dv := range d {
+			lv, ok := l[k]
+			if !ok || !contains(lv, dv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) < len(d) {
+			return false
+		}
+		if !isObjectList(d) {
+			return reflect.DeepEqual(l, d)
+		}
+		used := make([]bool, len(l))
+	next:
+		for _, dv := range d {
+			for i, lv := range l {
+				if !used[i] && contains(lv, dv) {
+					used[i] = true
+					continue next
+				}
+			}
+			return false
+		}
+		return true
+	default:
+		return reflect.DeepEqual(live, desired)
+	}
+}
+
+func isObjectList(l []any) bool {
+	for _, v := range l {
+		if _, ok := v.(map[string]any); !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,61 @@
+package builder
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// Kubernetes name limits the child names must respect.
+const (
+	// maxDNSLabel is the limit for Service names and label values.
+	maxDNSLabel = 63
+	// maxStatefulSetName keeps "<statefulset>-<10-char revision hash>" (the
+	// controller-revision-hash label the StatefulSet controller puts on pods) within 63.
+	maxStatefulSetName = 52
+	// hashLen is the number of hex characters of the full name kept when truncating.
+	hashLen = 8
+)
+
+// Names of the children of one frontend: the single place that derives them.
+type Names struct {
+	// StatefulSet also names the pods (<StatefulSet>-<ordinal>).
+	StatefulSet string
+	// HeadlessService gives each pod a stable DNS name.
+	HeadlessService string
+	// ExternalService exposes the ports to users and hypervisors.
+	ExternalService string
+	// DataVolume is the volumeClaimTemplate name; PVCs are <DataVolume>-<StatefulSet>-<ordinal>.
+	DataVolume string
+	// FrontendLabel is the value of the frontend label (a label value, at most 63 characters).
+	FrontendLabel string
+}
+
+// NamesFor derives every child name from the frontend's name.
+func NamesFor(frontend string) Names {
+	return Names{
+		StatefulSet:     fit(frontend, "", maxStatefulSetName),
+		HeadlessService: fit(frontend, "-headless", maxDNSLabel),
+		ExternalService: fit(frontend, "", maxDNSLabel),
+		DataVolume:      "data",
+		FrontendLabel:   fit(frontend, "", maxDNSLabel),
+	}
+}
+
+// fit returns base+suffix when it fits in limit characters; otherwise base is cut and
+// followed by a hash of the whole base, so that two long names sharing a prefix still
+// get different children.
+func fit(base, suffix string, limit int) string {
+	if len(base)+len(suffix) <= limit {
+		return base + suffix
+	}
+	sum := sha256.Sum256([]byte(base))
+	h := hex.EncodeToString(sum[:])[:hashLen]
+	keep := limit - len(suffix) - hashLen - 1
+	cut := base[:keep]
+	// A cut name must not end in '-' followed by '-hash' ("a--hash" is valid, but
+	// trimming keeps names readable and the result is still unique through the hash).
+	for len(cut) > 0 && cut[len(cut)-1] == '-' {
+		cut = cut[:len(cut)-1]
+	}
+	return cut + "-" + h + suffix
+}

@@ -1,0 +1,196 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/apply"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+)
+
+// OpenNebulaFrontendReconciler keeps a frontend's children as its spec says and reports
+// what it sees in the frontend's status. It only fetches, compares, applies and
+// reports: the desired objects come from package builder.
+type OpenNebulaFrontendReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Options  builder.Options
+}
+
+// Event reasons; like condition reasons they are stable.
+const (
+	EventReasonCreated        = "Created"
+	EventReasonUpdated        = "Updated"
+	EventReasonApplyFailed    = "ApplyFailed"
+	EventReasonNotOwned       = "ChildNotOwned"
+	EventReasonStatusConflict = "StatusConflict"
+)
+
+// +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends,verbs=get;list;watch
+// +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one frontend's children to their desired state and updates its status.
+func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{}
+	if err := r.Get(ctx, req.NamespacedName, fe); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !fe.DeletionTimestamp.IsZero() {
+		// Children carry owner references; the garbage collector removes them.
+		return ctrl.Result{}, nil
+	}
+
+	var sts *appsv1.StatefulSet
+	var reconcileErr error
+	for _, desired := range builder.Build(fe, r.Options) {
+		live, err := r.reconcileChild(ctx, fe, desired)
+		if err != nil {
+			reconcileErr = err
+			break
+		}
+		if s, ok := live.(*appsv1.StatefulSet); ok {
+			sts = s
+		}
+	}
+
+	if err := r.updateStatus(ctx, fe, sts, reconcileErr); err != nil {
+		if reconcileErr == nil {
+			reconcileErr = err
+		}
+	}
+	return ctrl.Result{}, reconcileErr
+}
+
+// reconcileChild makes one child match desired and returns the child as it now is.
+// It writes only when the live object differs from desired.
+func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object) (client.Object, error) {
+	gvk, err := apiutil.GVKForObject(desired, r.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	if err := controllerutil.SetControllerReference(fe, desired, r.Scheme); err != nil {
+		return nil, err
+	}
+	norm, err := apply.Normalize(desired, gvk)
+	if err != nil {
+		return nil, err
+	}
+	ref := fmt.Sprintf("%s %s", gvk.Kind, desired.GetName())
+
+	obj, err := r.Scheme.New(gvk)
+	if err != nil {
+		return nil, err
+	}
+	live := obj.(client.Object)
+	applyOpts := []client.ApplyOption{client.FieldOwner(apply.FieldManager)}
+	reason := EventReasonCreated
+	switch err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+	case apierrors.IsNotFound(err):
+		// Not in the cache: create it. Without forcing, so that an object of the same name
+		// that someone else created is not silently taken over (its fields conflict).
+	case err != nil:
+		return nil, err
+	case !metav1.IsControlledBy(live, fe):
+		r.Recorder.Eventf(fe, live, corev1.EventTypeWarning, EventReasonNotOwned, "Reconcile",
+			"%s exists and is not controlled by this OpenNebulaFrontend; rename or delete it", ref)
+		return nil, fmt.Errorf("%s exists and is not controlled by this OpenNebulaFrontend", ref)
+	default:
+		upToDate, err := apply.UpToDate(norm, live)
+		if err != nil {
+			return nil, err
+		}
+		if upToDate {
+			return live, nil
+		}
+		// The operator owns these fields: take them back from whoever edited them.
+		reason = EventReasonUpdated
+		applyOpts = append(applyOpts, client.ForceOwnership)
+	}
+
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(norm.Object), applyOpts...); err != nil {
+		r.Recorder.Eventf(fe, nil, corev1.EventTypeWarning, EventReasonApplyFailed, "Apply", "applying %s: %v", ref, err)
+		return nil, fmt.Errorf("applying %s: %w", ref, err)
+	}
+	r.Recorder.Eventf(fe, nil, corev1.EventTypeNormal, reason, "Apply", "%s %s", reason, ref)
+
+	applied, _ := r.Scheme.New(gvk)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(norm.Object.Object, applied); err != nil {
+		return nil, err
+	}
+	return applied.(client.Object), nil
+}
+
+// updateStatus writes the status computed from the StatefulSet, and only when it changed.
+func (r *OpenNebulaFrontendReconciler) updateStatus(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.StatefulSet, reconcileErr error) error {
+	status := computeStatus(fe, sts, reconcileErr)
+	if equality.Semantic.DeepEqual(fe.Status, status) {
+		return nil
+	}
+	patch := client.MergeFrom(fe.DeepCopy())
+	fe.Status = status
+	if err := r.Status().Patch(ctx, fe, patch); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("updating status: %w", err)
+	}
+	return nil
+}
+
+// SetupWithManager sets up the controller with the Manager.
+func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		// The operator's own status writes change neither generation, labels nor
+		// annotations: they do not wake the controller up again.
+		For(&opennebulav1alpha1.OpenNebulaFrontend{}, builderWithPredicates()).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.Service{}).
+		Named("opennebulafrontend").
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
+		Complete(r)
+}
+
+func builderWithPredicates() ctrlbuilder.Predicates {
+	return ctrlbuilder.WithPredicates(predicate.Or(
+		predicate.GenerationChangedPredicate{},
+		predicate.LabelChangedPredicate{},
+		predicate.AnnotationChangedPredicate{},
+	))
+}

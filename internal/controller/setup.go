@@ -1,0 +1,59 @@
+package controller
+
+import (
+	"os"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+)
+
+// EnvRelatedImage overrides the default frontend image (OLM's relatedImages convention,
+// so that disconnected installs can mirror it).
+const EnvRelatedImage = "RELATED_IMAGE_OPENNEBULA"
+
+// EnvWatchNamespace restricts the operator to namespaces: empty for all, or a comma list.
+const EnvWatchNamespace = "WATCH_NAMESPACE"
+
+// BuilderOptionsFromEnv reads the operator-level builder options from the environment.
+func BuilderOptionsFromEnv() builder.Options {
+	return builder.Options{DefaultImage: os.Getenv(EnvRelatedImage)}
+}
+
+// WatchNamespaces parses WATCH_NAMESPACE; nil means every namespace.
+func WatchNamespaces(v string) []string {
+	var out []string
+	for ns := range strings.SplitSeq(v, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// CacheOptions makes the informers hold only what the operator needs: its own children
+// (selected by the managed-by label, so unrelated StatefulSets and Services in the
+// cluster cost no memory), without managedFields (the operator compares with its own
+// hash, not with field ownership), in the watched namespaces only.
+func CacheOptions(namespaces []string) cache.Options {
+	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{builder.LabelManagedBy: builder.ValueManagedBy})}
+	opts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.StatefulSet{}: owned,
+			&corev1.Service{}:     owned,
+		},
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
