@@ -198,10 +198,11 @@ func runManager() {
 	builderOpts := controller.BuilderOptionsFromEnv()
 	builderOpts.ClusterDomain = clusterDomain
 	if err := (&controller.OpenNebulaFrontendReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("opennebula-operator"),
-		Options:  builderOpts,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("opennebula-operator"),
+		Options:   builderOpts,
 	}).SetupWithManager(mgr, maxConcurrentReconciles); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "opennebulafrontend")
 		os.Exit(1)

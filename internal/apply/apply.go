@@ -78,7 +78,15 @@ func UpToDate(d *Desired, live runtime.Object) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("converting live object to unstructured: %w", err)
 	}
-	return contains(l, d.Object.Object), nil
+	// Typed objects read from the cache do not reliably carry apiVersion and kind; the
+	// caller fetched live by the desired object's kind, so they are equal by construction.
+	want := make(map[string]any, len(d.Object.Object))
+	for k, v := range d.Object.Object {
+		if k != "apiVersion" && k != "kind" {
+			want[k] = v
+		}
+	}
+	return contains(l, want), nil
 }
 
 // prune drops nil values, empty maps and empty lists, recursively.
@@ -161,4 +169,61 @@ func isObjectList(l []any) bool {
 		}
 	}
 	return true
+}
+
+// Overlay returns live with every field of desired written over it, for the rare drift
+// that server-side apply cannot undo: someone re-keyed an item of a keyed list (changed
+// a Service port's number), so the item now belongs to them and applying ours next to it
+// makes a duplicate the API server rejects. Lists of objects in desired replace the live
+// ones: each desired item is laid over the live item of the same identity (so
+// server-set fields such as an allocated nodePort survive) and live items that desired
+// does not have are dropped. Everything desired does not mention is kept.
+func Overlay(live, desired map[string]any) map[string]any {
+	out, _ := overlay(live, desired).(map[string]any)
+	return out
+}
+
+func overlay(live, desired any) any {
+	switch d := desired.(type) {
+	case map[string]any:
+		l, _ := live.(map[string]any)
+		out := make(map[string]any, len(l)+len(d))
+		for k, v := range l {
+			out[k] = v
+		}
+		for k, v := range d {
+			out[k] = overlay(l[k], v)
+		}
+		return out
+	case []any:
+		l, _ := live.([]any)
+		if !isObjectList(d) {
+			return d
+		}
+		out := make([]any, 0, len(d))
+		for i, dv := range d {
+			out = append(out, overlay(sameItem(l, dv, i), dv))
+		}
+		return out
+	default:
+		return desired
+	}
+}
+
+// sameItem finds the live list item that desired item i stands for: the one with the
+// same name when items are named, otherwise the one at the same position.
+func sameItem(live []any, desired any, i int) any {
+	dm, _ := desired.(map[string]any)
+	if name, ok := dm["name"]; ok {
+		for _, lv := range live {
+			if lm, ok := lv.(map[string]any); ok && reflect.DeepEqual(lm["name"], name) {
+				return lm
+			}
+		}
+		return nil
+	}
+	if i < len(live) {
+		return live[i]
+	}
+	return nil
 }

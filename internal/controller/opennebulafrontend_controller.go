@@ -25,11 +25,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -45,9 +46,11 @@ import (
 // reports: the desired objects come from package builder.
 type OpenNebulaFrontendReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
-	Options  builder.Options
+	// APIReader reads past the cache, for the rare child that is not in it.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	Options   builder.Options
 }
 
 // Event reasons; like condition reasons they are stable.
@@ -121,10 +124,17 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 	live := obj.(client.Object)
 	applyOpts := []client.ApplyOption{client.FieldOwner(apply.FieldManager)}
 	reason := EventReasonCreated
-	switch err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+	key := client.ObjectKeyFromObject(desired)
+	err = r.Get(ctx, key, live)
+	if apierrors.IsNotFound(err) {
+		// The cache holds only objects labelled as the operator's. Before creating, ask the
+		// API server whether an object of that name exists that is not (or no longer)
+		// labelled: someone else's object must never be taken over.
+		err = r.APIReader.Get(ctx, key, live)
+	}
+	switch {
 	case apierrors.IsNotFound(err):
-		// Not in the cache: create it. Without forcing, so that an object of the same name
-		// that someone else created is not silently taken over (its fields conflict).
+		// Create it, without forcing ownership.
 	case err != nil:
 		return nil, err
 	case !metav1.IsControlledBy(live, fe):
@@ -144,7 +154,12 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 		applyOpts = append(applyOpts, client.ForceOwnership)
 	}
 
-	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(norm.Object), applyOpts...); err != nil {
+	err = r.Apply(ctx, client.ApplyConfigurationFromUnstructured(norm.Object), applyOpts...)
+	if apierrors.IsInvalid(err) && reason == EventReasonUpdated {
+		// Someone's edit made our apply invalid (a re-keyed list item): replace instead.
+		err = r.replace(ctx, live, norm)
+	}
+	if err != nil {
 		r.Recorder.Eventf(fe, nil, corev1.EventTypeWarning, EventReasonApplyFailed, "Apply", "applying %s: %v", ref, err)
 		return nil, fmt.Errorf("applying %s: %w", ref, err)
 	}
@@ -155,6 +170,23 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 		return nil, err
 	}
 	return applied.(client.Object), nil
+}
+
+// replace writes desired over live with an update (guarded by live's resourceVersion),
+// dropping the list items of others that made server-side apply fail. norm.Object
+// receives the result.
+func (r *OpenNebulaFrontendReconciler) replace(ctx context.Context, live client.Object, norm *apply.Desired) error {
+	l, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return err
+	}
+	merged := &unstructured.Unstructured{Object: apply.Overlay(l, norm.Object.Object)}
+	merged.SetResourceVersion(live.GetResourceVersion())
+	if err := r.Update(ctx, merged, client.FieldOwner(apply.FieldManager)); err != nil {
+		return err
+	}
+	norm.Object = merged
+	return nil
 }
 
 // updateStatus writes the status computed from the StatefulSet, and only when it changed.

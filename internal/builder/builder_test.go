@@ -1,0 +1,202 @@
+package builder
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+)
+
+func frontend(name string) *opennebulav1alpha1.OpenNebulaFrontend {
+	return &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "cloud"}}
+}
+
+func TestPortTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, p := range Ports {
+		if seen[p.Name] {
+			t.Errorf("port name %q appears twice", p.Name)
+		}
+		seen[p.Name] = true
+		if errs := validation.IsValidPortName(p.Name); len(errs) > 0 {
+			t.Errorf("port name %q: %v", p.Name, errs)
+		}
+	}
+	// The ports the Helm chart forgot: monitoring pushes and SSH copy-back.
+	for _, want := range []struct {
+		port  int32
+		proto corev1.Protocol
+	}{{4124, corev1.ProtocolTCP}, {4124, corev1.ProtocolUDP}, {22, corev1.ProtocolTCP}, {2633, corev1.ProtocolTCP}} {
+		found := false
+		for _, p := range Ports {
+			found = found || (p.Port == want.port && p.Protocol == want.proto && p.Headless)
+		}
+		if !found {
+			t.Errorf("%d/%s is missing from the port table or not published on the headless Service", want.port, want.proto)
+		}
+	}
+}
+
+// Every Service port must target, by name, a container port with the same number and
+// protocol: a port cannot be exposed by one object and missing from another.
+func TestServicePortsTargetContainerPortsByName(t *testing.T) {
+	objs := Build(frontend("one"), Options{})
+	var sts *appsv1.StatefulSet
+	var services []*corev1.Service
+	for _, o := range objs {
+		switch v := o.(type) {
+		case *appsv1.StatefulSet:
+			sts = v
+		case *corev1.Service:
+			services = append(services, v)
+		}
+	}
+	if sts == nil || len(services) != 2 {
+		t.Fatalf("Build returned %d objects, want a StatefulSet and two Services", len(objs))
+	}
+	containerPorts := map[string]corev1.ContainerPort{}
+	for _, p := range sts.Spec.Template.Spec.Containers[0].Ports {
+		containerPorts[p.Name] = p
+	}
+	if len(containerPorts) != len(Ports) {
+		t.Fatalf("container declares %d ports, the table has %d", len(containerPorts), len(Ports))
+	}
+	for _, svc := range services {
+		for _, sp := range svc.Spec.Ports {
+			cp, ok := containerPorts[sp.TargetPort.StrVal]
+			if !ok {
+				t.Errorf("Service %s port %s targets %q, which the container does not declare", svc.Name, sp.Name, sp.TargetPort.String())
+				continue
+			}
+			if cp.ContainerPort != sp.Port || cp.Protocol != sp.Protocol || sp.Name != cp.Name {
+				t.Errorf("Service %s port %s (%d/%s) targets container port %s (%d/%s)", svc.Name, sp.Name, sp.Port, sp.Protocol, cp.Name, cp.ContainerPort, cp.Protocol)
+			}
+		}
+		if !maps.Equal(svc.Spec.Selector, sts.Spec.Selector.MatchLabels) {
+			t.Errorf("Service %s selector %v differs from the StatefulSet's %v", svc.Name, svc.Spec.Selector, sts.Spec.Selector.MatchLabels)
+		}
+	}
+}
+
+func TestHeadlessService(t *testing.T) {
+	svc := HeadlessService(frontend("one"))
+	if svc.Name != "one-headless" || svc.Spec.ClusterIP != corev1.ClusterIPNone || !svc.Spec.PublishNotReadyAddresses {
+		t.Fatalf("headless Service: name %q clusterIP %q publishNotReadyAddresses %v", svc.Name, svc.Spec.ClusterIP, svc.Spec.PublishNotReadyAddresses)
+	}
+	if got, want := portNames(svc), "oned,monitord-tcp,monitord-udp,ssh"; got != want {
+		t.Errorf("headless ports = %s, want %s", got, want)
+	}
+	if sts := StatefulSet(frontend("one"), Options{}); sts.Spec.ServiceName != svc.Name {
+		t.Errorf("StatefulSet serviceName %q, want the headless Service %q", sts.Spec.ServiceName, svc.Name)
+	}
+}
+
+func TestExternalService(t *testing.T) {
+	for _, typ := range []corev1.ServiceType{"", corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer} {
+		fe := frontend("one")
+		fe.Spec.Service.Type = typ
+		svc := ExternalService(fe)
+		want := typ
+		if want == "" {
+			want = corev1.ServiceTypeClusterIP
+		}
+		if svc.Spec.Type != want {
+			t.Errorf("type %q: Service type %q, want %q", typ, svc.Spec.Type, want)
+		}
+		if got, want := portNames(svc), "oned,fireedge,oneflow,onegate,monitord-tcp,monitord-udp,ssh"; got != want {
+			t.Errorf("external ports = %s, want %s", got, want)
+		}
+	}
+}
+
+func TestImage(t *testing.T) {
+	fe := frontend("one")
+	if got := Image(fe, Options{}); got != opennebulav1alpha1.DefaultImage {
+		t.Errorf("default image %q", got)
+	}
+	if got := Image(fe, Options{DefaultImage: "mirror.local/one:7.2.0"}); got != "mirror.local/one:7.2.0" {
+		t.Errorf("RELATED_IMAGE_OPENNEBULA not used: %q", got)
+	}
+	fe.Spec.Image = "example.org/one:7.4.0"
+	if got := Image(fe, Options{DefaultImage: "mirror.local/one:7.2.0"}); got != "example.org/one:7.4.0" {
+		t.Errorf("spec.image not used: %q", got)
+	}
+}
+
+func TestStatefulSetPersistenceAndSecurity(t *testing.T) {
+	fe := frontend("one")
+	sts := StatefulSet(fe, Options{})
+	if got := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != "20Gi" {
+		t.Errorf("default size %s, want 20Gi", got.String())
+	}
+	q := resource.MustParse("100Gi")
+	fe.Spec.Persistence.Size = &q
+	sts = StatefulSet(fe, Options{ClusterDomain: "example.internal"})
+	if got := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != "100Gi" {
+		t.Errorf("size %s, want 100Gi", got.String())
+	}
+	if fs := sts.Spec.Template.Spec.SecurityContext.FSGroup; fs == nil || *fs != 9869 {
+		t.Errorf("fsGroup %v, want 9869", fs)
+	}
+	c := sts.Spec.Template.Spec.Containers[0]
+	if c.VolumeMounts[0].MountPath != "/var/lib/one" || c.VolumeMounts[0].Name != sts.Spec.VolumeClaimTemplates[0].Name {
+		t.Errorf("data volume mount %+v", c.VolumeMounts)
+	}
+	var hostname string
+	for _, e := range c.Env {
+		if e.Name == "OPENNEBULA_HOSTNAME" {
+			hostname = e.Value
+		}
+	}
+	if hostname != "$(POD_NAME).one-headless.cloud.svc.example.internal" {
+		t.Errorf("OPENNEBULA_HOSTNAME %q", hostname)
+	}
+}
+
+func TestNamesStayValidAndDistinct(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	other := strings.Repeat("a", 62) + "b"
+	for _, name := range []string{"one", strings.Repeat("x", 52), strings.Repeat("x", 53), long, other, "a-" + strings.Repeat("b", 61)} {
+		n := NamesFor(name)
+		for what, v := range map[string]string{"statefulset": n.StatefulSet, "headless": n.HeadlessService, "external": n.ExternalService} {
+			if errs := validation.IsDNS1035Label(v); len(errs) > 0 {
+				t.Errorf("%s name for %q: %q: %v", what, name, v, errs)
+			}
+		}
+		if len(n.StatefulSet) > 52 {
+			t.Errorf("StatefulSet name %q longer than 52", n.StatefulSet)
+		}
+		if errs := validation.IsValidLabelValue(n.FrontendLabel); len(errs) > 0 {
+			t.Errorf("label value %q: %v", n.FrontendLabel, errs)
+		}
+	}
+	if a, b := NamesFor(long), NamesFor(other); a.StatefulSet == b.StatefulSet || a.HeadlessService == b.HeadlessService {
+		t.Errorf("two long names sharing a prefix got the same children: %+v", a)
+	}
+	if n := NamesFor("one"); n.StatefulSet != "one" || n.HeadlessService != "one-headless" || n.ExternalService != "one" {
+		t.Errorf("short names must be used as they are: %+v", n)
+	}
+}
+
+func TestNoArgoCDTrackingLabel(t *testing.T) {
+	for _, o := range Build(frontend("one"), Options{}) {
+		if _, ok := o.GetLabels()["app.kubernetes.io/instance"]; ok {
+			t.Errorf("%T carries app.kubernetes.io/instance, Argo CD's tracking label", o)
+		}
+	}
+}
+
+func portNames(svc *corev1.Service) string {
+	names := make([]string, 0, len(svc.Spec.Ports))
+	for _, p := range svc.Spec.Ports {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ",")
+}

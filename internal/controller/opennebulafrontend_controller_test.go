@@ -1,0 +1,379 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+)
+
+const (
+	timeout = 20 * time.Second
+	poll    = 50 * time.Millisecond
+)
+
+var nsCounter int
+
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	nsCounter++
+	name := fmt.Sprintf("t%d-%s", nsCounter, strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-")))
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	name = strings.TrimRight(name, "-")
+	if err := k8sClient.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func createFrontend(t *testing.T, ns, name string, mutate func(*opennebulav1alpha1.OpenNebulaFrontend)) *opennebulav1alpha1.OpenNebulaFrontend {
+	t.Helper()
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+	if mutate != nil {
+		mutate(fe)
+	}
+	if err := k8sClient.Create(context.Background(), fe); err != nil {
+		t.Fatal(err)
+	}
+	return fe
+}
+
+func get[T client.Object](g Gomega, ns, name string, obj T) T {
+	g.Expect(k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)).To(Succeed())
+	return obj
+}
+
+type port struct {
+	name   string
+	number int32
+	proto  corev1.Protocol
+}
+
+func servicePortsOf(svc *corev1.Service) []port {
+	var out []port
+	for _, p := range svc.Spec.Ports {
+		Expect(p.TargetPort).To(Equal(intstr.FromString(p.Name)), "Service %s port %s must target the container port by name", svc.Name, p.Name)
+		out = append(out, port{p.Name, p.Port, p.Protocol})
+	}
+	return out
+}
+
+var (
+	headlessPorts = []port{{"oned", 2633, "TCP"}, {"monitord-tcp", 4124, "TCP"}, {"monitord-udp", 4124, "UDP"}, {"ssh", 22, "TCP"}}
+	allPorts      = []port{{"oned", 2633, "TCP"}, {"fireedge", 2616, "TCP"}, {"oneflow", 2474, "TCP"}, {"onegate", 5030, "TCP"},
+		{"monitord-tcp", 4124, "TCP"}, {"monitord-udp", 4124, "UDP"}, {"ssh", 22, "TCP"}}
+)
+
+func TestChildrenAreCreatedWithEveryPort(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	fe := createFrontend(t, ns, "one", nil)
+
+	var sts *appsv1.StatefulSet
+	Eventually(func(g Gomega) { sts = get(g, ns, "one", &appsv1.StatefulSet{}) }, timeout, poll).Should(Succeed())
+	headless := get(Default, ns, "one-headless", &corev1.Service{})
+	external := get(Default, ns, "one", &corev1.Service{})
+
+	Expect(headless.Spec.ClusterIP).To(Equal(corev1.ClusterIPNone))
+	Expect(headless.Spec.PublishNotReadyAddresses).To(BeTrue())
+	Expect(servicePortsOf(headless)).To(Equal(headlessPorts))
+	Expect(servicePortsOf(external)).To(Equal(allPorts))
+	Expect(external.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
+
+	c := sts.Spec.Template.Spec.Containers[0]
+	var cports []port
+	for _, p := range c.Ports {
+		cports = append(cports, port{p.Name, p.ContainerPort, p.Protocol})
+	}
+	Expect(cports).To(Equal(allPorts))
+	Expect(c.Image).To(Equal("registry.test/opennebula:7.2.0"), "the operator's RELATED_IMAGE_OPENNEBULA default")
+	Expect(*sts.Spec.Template.Spec.SecurityContext.FSGroup).To(Equal(int64(9869)))
+	Expect(sts.Spec.ServiceName).To(Equal("one-headless"))
+	Expect(sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String()).To(Equal("20Gi"))
+
+	get(Default, ns, "one", fe)
+	for _, obj := range []client.Object{sts, headless, external} {
+		ref := metav1.GetControllerOf(obj)
+		Expect(ref).NotTo(BeNil(), "%T %s has no controller reference", obj, obj.GetName())
+		Expect(ref.UID).To(Equal(fe.UID))
+		Expect(ref.Kind).To(Equal("OpenNebulaFrontend"))
+		Expect(obj.GetLabels()).To(HaveKeyWithValue(builder.LabelManagedBy, builder.ValueManagedBy))
+		Expect(obj.GetLabels()).NotTo(HaveKey("app.kubernetes.io/instance"))
+	}
+	// The defaults of the CRD schema are applied at admission and never written back.
+	Expect(fe.Spec.Service.Type).To(Equal(corev1.ServiceTypeClusterIP))
+	Expect(fe.Spec.Persistence.Size.String()).To(Equal("20Gi"))
+	Expect(fe.Spec.Image).To(BeEmpty())
+}
+
+func TestDeletedChildIsRecreated(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	createFrontend(t, ns, "one", nil)
+	var old *corev1.Service
+	Eventually(func(g Gomega) { old = get(g, ns, "one-headless", &corev1.Service{}) }, timeout, poll).Should(Succeed())
+	oldSts := get(Default, ns, "one", &appsv1.StatefulSet{})
+
+	Expect(k8sClient.Delete(context.Background(), old)).To(Succeed())
+	Expect(k8sClient.Delete(context.Background(), oldSts)).To(Succeed())
+	Eventually(func(g Gomega) {
+		svc := get(g, ns, "one-headless", &corev1.Service{})
+		g.Expect(svc.UID).NotTo(Equal(old.UID))
+		g.Expect(servicePortsOf(svc)).To(Equal(headlessPorts))
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		g.Expect(sts.UID).NotTo(Equal(oldSts.UID))
+	}, timeout, poll).Should(Succeed())
+}
+
+func TestEditedChildIsRestored(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	createFrontend(t, ns, "one", nil)
+	var svc *corev1.Service
+	Eventually(func(g Gomega) { svc = get(g, ns, "one", &corev1.Service{}) }, timeout, poll).Should(Succeed())
+	clusterIP := svc.Spec.ClusterIP
+
+	// What a `kubectl edit` would do: renumber monitord's UDP port, drop SSH, and change
+	// the container's ports on the StatefulSet.
+	for i := range svc.Spec.Ports {
+		if svc.Spec.Ports[i].Name == "monitord-udp" {
+			svc.Spec.Ports[i].Port = 4125
+		}
+	}
+	svc.Spec.Ports = svc.Spec.Ports[:len(svc.Spec.Ports)-1]
+	svc.Labels["someone-elses"] = "label"
+	Expect(k8sClient.Update(context.Background(), svc)).To(Succeed())
+	sts := get(Default, ns, "one", &appsv1.StatefulSet{})
+	sts.Spec.Template.Spec.Containers[0].Ports = sts.Spec.Template.Spec.Containers[0].Ports[:2]
+	Expect(k8sClient.Update(context.Background(), sts)).To(Succeed())
+
+	Eventually(func(g Gomega) {
+		svc := get(g, ns, "one", &corev1.Service{})
+		g.Expect(servicePortsOf(svc)).To(ConsistOf(allPorts))
+		g.Expect(svc.Spec.ClusterIP).To(Equal(clusterIP), "the allocated clusterIP is left alone")
+		g.Expect(svc.Labels).To(HaveKeyWithValue("someone-elses", "label"), "labels of others are left alone")
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		g.Expect(sts.Spec.Template.Spec.Containers[0].Ports).To(HaveLen(len(allPorts)))
+	}, timeout, poll).Should(Succeed())
+}
+
+// setStatefulSetReady plays the StatefulSet controller, which envtest does not run.
+func setStatefulSetReady(g Gomega, ns, name string, ready int32) {
+	sts := get(g, ns, name, &appsv1.StatefulSet{})
+	sts.Status = appsv1.StatefulSetStatus{
+		ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: ready, AvailableReplicas: ready,
+		CurrentReplicas: 1, UpdatedReplicas: 1, CurrentRevision: name + "-r1", UpdateRevision: name + "-r1",
+	}
+	g.Expect(k8sClient.Status().Update(context.Background(), sts)).To(Succeed())
+}
+
+func condition(g Gomega, fe *opennebulav1alpha1.OpenNebulaFrontend, typ string) *metav1.Condition {
+	c := meta.FindStatusCondition(fe.Status.Conditions, typ)
+	g.Expect(c).NotTo(BeNil(), "condition %s missing from %+v", typ, fe.Status.Conditions)
+	return c
+}
+
+func TestStatusFollowsTheStatefulSet(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	createFrontend(t, ns, "one", nil)
+
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(fe.Status.ObservedGeneration).To(Equal(fe.Generation))
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionProgressing).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).ObservedGeneration).To(Equal(fe.Generation))
+	}, timeout, poll).Should(Succeed())
+
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, "one", 1) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		ready := condition(g, fe, opennebulav1alpha1.ConditionReady)
+		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(ready.Reason).To(Equal(opennebulav1alpha1.ReasonAllReplicasReady))
+		progressing := condition(g, fe, opennebulav1alpha1.ConditionProgressing)
+		g.Expect(progressing.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(progressing.Reason).To(Equal(opennebulav1alpha1.ReasonRolloutComplete))
+		g.Expect(fe.Status.ReadyReplicas).To(Equal(int32(1)))
+		g.Expect(fe.Status.Image).To(Equal("registry.test/opennebula:7.2.0"))
+	}, timeout, poll).Should(Succeed())
+
+	// A pod that stops being ready turns Ready False again.
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, "one", 0) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+	}, timeout, poll).Should(Succeed())
+}
+
+func TestSpecChangesReachTheChildren(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	createFrontend(t, ns, "one", nil)
+	Eventually(func(g Gomega) { get(g, ns, "one", &appsv1.StatefulSet{}) }, timeout, poll).Should(Succeed())
+
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		fe.Spec.Image = "registry.test/opennebula:7.2.1"
+		fe.Spec.Service.Type = corev1.ServiceTypeNodePort
+		g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		g.Expect(sts.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.test/opennebula:7.2.1"))
+		svc := get(g, ns, "one", &corev1.Service{})
+		g.Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeNodePort))
+		for _, p := range svc.Spec.Ports {
+			g.Expect(p.NodePort).NotTo(BeZero())
+		}
+	}, timeout, poll).Should(Succeed())
+
+	// Back to ClusterIP: the allocated node ports must go with the type.
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		fe.Spec.Service.Type = corev1.ServiceTypeClusterIP
+		g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		svc := get(g, ns, "one", &corev1.Service{})
+		g.Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
+		for _, p := range svc.Spec.Ports {
+			g.Expect(p.NodePort).To(BeZero())
+		}
+	}, timeout, poll).Should(Succeed())
+}
+
+func reconcileCount() float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	var total float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == "opennebulafrontend" {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
+
+func writesIn(ns string) []string {
+	var out []string
+	for _, w := range writes.snapshot() {
+		if strings.Contains(w, "/namespaces/"+ns+"/") {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// A reconcile that finds everything as it should be writes nothing: no apply, no status
+// patch, no Event. Proven by counting the manager's own write requests.
+func TestSteadyStateWritesNothing(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	createFrontend(t, ns, "one", nil)
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, "one", 1) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+	}, timeout, poll).Should(Succeed())
+	// Let the reconciles queued by the creation drain.
+	Consistently(func() []string { return writesIn(ns) }, time.Second, poll).Should(Equal(writesIn(ns)))
+
+	before := writesIn(ns)
+	Expect(before).NotTo(BeEmpty(), "the write counter sees the manager's writes")
+	for i := range 3 {
+		count := reconcileCount()
+		// An unrelated annotation wakes the controller up without changing what it wants.
+		Eventually(func(g Gomega) {
+			fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+			if fe.Annotations == nil {
+				fe.Annotations = map[string]string{}
+			}
+			fe.Annotations["example.org/poke"] = fmt.Sprint(i)
+			g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
+		}, timeout, poll).Should(Succeed())
+		Eventually(reconcileCount, timeout, poll).Should(BeNumerically(">", count))
+	}
+	Consistently(func() []string { return writesIn(ns) }, time.Second, poll).Should(Equal(before))
+}
+
+// An object of a child's name that the operator did not create is never taken over.
+func TestForeignObjectIsNotTakenOver(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	foreign := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "taken", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+	}
+	Expect(k8sClient.Create(context.Background(), foreign)).To(Succeed())
+	createFrontend(t, ns, "taken", nil)
+
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "taken", &opennebulav1alpha1.OpenNebulaFrontend{})
+		p := condition(g, fe, opennebulav1alpha1.ConditionProgressing)
+		g.Expect(p.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(p.Reason).To(Equal(opennebulav1alpha1.ReasonReconcileFailed))
+		g.Expect(p.Message).To(ContainSubstring("Service taken exists and is not controlled by this OpenNebulaFrontend"))
+	}, timeout, poll).Should(Succeed())
+	svc := get(Default, ns, "taken", &corev1.Service{})
+	Expect(svc.Spec.Ports).To(HaveLen(1))
+	Expect(svc.OwnerReferences).To(BeEmpty())
+	Expect(svc.Labels).To(BeEmpty())
+}
+
+func TestAdmissionRejectsBadSpecs(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	cases := []struct {
+		name    string
+		fe      func(*opennebulav1alpha1.OpenNebulaFrontend)
+		message string
+	}{
+		{"1bad", nil, "metadata.name must be a DNS-1035 label"},
+		{"dotted.name", nil, "metadata.name must be a DNS-1035 label"},
+		{"badtype", func(fe *opennebulav1alpha1.OpenNebulaFrontend) { fe.Spec.Service.Type = "ExternalName" },
+			`spec.service.type: Unsupported value: "ExternalName"`},
+		{"spaces", func(fe *opennebulav1alpha1.OpenNebulaFrontend) { fe.Spec.Image = "a b" },
+			`spec.image: Invalid value: "a b": image must not contain spaces`},
+	}
+	for _, tc := range cases {
+		fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: ns}}
+		if tc.fe != nil {
+			tc.fe(fe)
+		}
+		err := k8sClient.Create(context.Background(), fe)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: want Invalid, got %v", tc.name, err)
+		Expect(err.Error()).To(ContainSubstring(tc.message), tc.name)
+	}
+	zero := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "zero", Namespace: ns}}
+	Expect(k8sClient.Create(context.Background(), zero)).To(Succeed())
+	patch := []byte(`{"spec":{"persistence":{"size":"0"}}}`)
+	err := k8sClient.Patch(context.Background(), zero, client.RawPatch("application/merge-patch+json", patch))
+	Expect(err).To(HaveOccurred())
+	Expect(err.Error()).To(ContainSubstring("spec.persistence.size"))
+	Expect(err.Error()).To(ContainSubstring("size must be greater than zero"))
+}

@@ -1,0 +1,79 @@
+package controller
+
+import (
+	"errors"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+)
+
+func statefulSet(gen, observed int64, ready, updated int32, current, update string) *appsv1.StatefulSet {
+	return &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "one", Generation: gen},
+		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1)},
+		Status: appsv1.StatefulSetStatus{
+			ObservedGeneration: observed, Replicas: 1, ReadyReplicas: ready, UpdatedReplicas: updated,
+			CurrentRevision: current, UpdateRevision: update,
+		},
+	}
+}
+
+func TestComputeStatus(t *testing.T) {
+	cases := []struct {
+		name                        string
+		sts                         *appsv1.StatefulSet
+		err                         error
+		ready, progressing          metav1.ConditionStatus
+		readyReason, progressReason string
+	}{
+		{"not created yet", nil, nil, metav1.ConditionFalse, metav1.ConditionTrue,
+			opennebulav1alpha1.ReasonStatefulSetMissing, opennebulav1alpha1.ReasonStatefulSetMissing},
+		{"apply failed", nil, errors.New("boom"), metav1.ConditionFalse, metav1.ConditionFalse,
+			opennebulav1alpha1.ReasonReconcileFailed, opennebulav1alpha1.ReasonReconcileFailed},
+		{"spec not observed by the StatefulSet controller", statefulSet(2, 1, 1, 1, "r1", "r1"), nil,
+			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonReplicasNotReady, opennebulav1alpha1.ReasonRolloutInProgress},
+		{"pod starting", statefulSet(1, 1, 0, 1, "r1", "r1"), nil,
+			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonReplicasNotReady, opennebulav1alpha1.ReasonRolloutInProgress},
+		{"rolling to a new revision", statefulSet(2, 2, 1, 0, "r1", "r2"), nil,
+			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonReplicasNotReady, opennebulav1alpha1.ReasonRolloutInProgress},
+		{"ready", statefulSet(2, 2, 1, 1, "r2", "r2"), nil,
+			metav1.ConditionTrue, metav1.ConditionFalse, opennebulav1alpha1.ReasonAllReplicasReady, opennebulav1alpha1.ReasonRolloutComplete},
+		{"ready but a later child failed", statefulSet(2, 2, 1, 1, "r2", "r2"), errors.New("boom"),
+			metav1.ConditionTrue, metav1.ConditionFalse, opennebulav1alpha1.ReasonAllReplicasReady, opennebulav1alpha1.ReasonReconcileFailed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 5}}
+			st := computeStatus(fe, tc.sts, tc.err)
+			if st.ObservedGeneration != 5 {
+				t.Errorf("observedGeneration %d", st.ObservedGeneration)
+			}
+			r := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionReady)
+			p := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionProgressing)
+			if r == nil || p == nil {
+				t.Fatalf("conditions %+v", st.Conditions)
+			}
+			if r.Status != tc.ready || r.Reason != tc.readyReason || r.ObservedGeneration != 5 {
+				t.Errorf("Ready = %s/%s (gen %d), want %s/%s", r.Status, r.Reason, r.ObservedGeneration, tc.ready, tc.readyReason)
+			}
+			if p.Status != tc.progressing || p.Reason != tc.progressReason {
+				t.Errorf("Progressing = %s/%s, want %s/%s", p.Status, p.Reason, tc.progressing, tc.progressReason)
+			}
+		})
+	}
+}
+
+func TestComputeStatusKeepsTransitionTime(t *testing.T) {
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	fe.Status = computeStatus(fe, statefulSet(1, 1, 1, 1, "r", "r"), nil)
+	before := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionReady).LastTransitionTime
+	again := computeStatus(fe, statefulSet(1, 1, 1, 1, "r", "r"), nil)
+	if after := meta.FindStatusCondition(again.Conditions, opennebulav1alpha1.ConditionReady).LastTransitionTime; !after.Equal(&before) {
+		t.Errorf("lastTransitionTime moved from %v to %v without a change", before, after)
+	}
+}
