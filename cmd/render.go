@@ -17,7 +17,7 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	file := fs.String("f", "-", "file holding OpenNebulaFrontend YAML documents, or - for standard input")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: manager render -f FILE\n\nPrints every object the operator would create "+
+		_, _ = fmt.Fprintf(stderr, "Usage: manager render -f FILE\n\nPrints every object the operator would create "+
 			"for the OpenNebulaFrontends in FILE, as a YAML stream.\n\n")
 		fs.PrintDefaults()
 	}
@@ -28,14 +28,14 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *file != "-" {
 		f, err := os.Open(*file)
 		if err != nil {
-			fmt.Fprintln(stderr, "render:", err)
+			_, _ = fmt.Fprintln(stderr, "render:", err)
 			return 1
 		}
 		defer func() { _ = f.Close() }()
 		in = f
 	}
 	if err := render.Render(in, stdout, scheme, controller.BuilderOptionsFromEnv()); err != nil {
-		fmt.Fprintln(stderr, "render:", err)
+		_, _ = fmt.Fprintln(stderr, "render:", err)
 		return 1
 	}
 	return 0

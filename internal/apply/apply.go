@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -188,9 +189,7 @@ func overlay(live, desired any) any {
 	case map[string]any:
 		l, _ := live.(map[string]any)
 		out := make(map[string]any, len(l)+len(d))
-		for k, v := range l {
-			out[k] = v
-		}
+		maps.Copy(out, l)
 		for k, v := range d {
 			out[k] = overlay(l[k], v)
 		}

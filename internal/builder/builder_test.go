@@ -14,8 +14,8 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 )
 
-func frontend(name string) *opennebulav1alpha1.OpenNebulaFrontend {
-	return &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "cloud"}}
+func frontend() *opennebulav1alpha1.OpenNebulaFrontend {
+	return &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: "cloud"}}
 }
 
 func TestPortTable(t *testing.T) {
@@ -47,7 +47,7 @@ func TestPortTable(t *testing.T) {
 // Every Service port must target, by name, a container port with the same number and
 // protocol: a port cannot be exposed by one object and missing from another.
 func TestServicePortsTargetContainerPortsByName(t *testing.T) {
-	objs := Build(frontend("one"), Options{})
+	objs := Build(frontend(), Options{})
 	var sts *appsv1.StatefulSet
 	var services []*corev1.Service
 	for _, o := range objs {
@@ -86,21 +86,21 @@ func TestServicePortsTargetContainerPortsByName(t *testing.T) {
 }
 
 func TestHeadlessService(t *testing.T) {
-	svc := HeadlessService(frontend("one"))
+	svc := HeadlessService(frontend())
 	if svc.Name != "one-headless" || svc.Spec.ClusterIP != corev1.ClusterIPNone || !svc.Spec.PublishNotReadyAddresses {
 		t.Fatalf("headless Service: name %q clusterIP %q publishNotReadyAddresses %v", svc.Name, svc.Spec.ClusterIP, svc.Spec.PublishNotReadyAddresses)
 	}
 	if got, want := portNames(svc), "oned,monitord-tcp,monitord-udp,ssh"; got != want {
 		t.Errorf("headless ports = %s, want %s", got, want)
 	}
-	if sts := StatefulSet(frontend("one"), Options{}); sts.Spec.ServiceName != svc.Name {
+	if sts := StatefulSet(frontend(), Options{}); sts.Spec.ServiceName != svc.Name {
 		t.Errorf("StatefulSet serviceName %q, want the headless Service %q", sts.Spec.ServiceName, svc.Name)
 	}
 }
 
 func TestExternalService(t *testing.T) {
 	for _, typ := range []corev1.ServiceType{"", corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer} {
-		fe := frontend("one")
+		fe := frontend()
 		fe.Spec.Service.Type = typ
 		svc := ExternalService(fe)
 		want := typ
@@ -117,7 +117,7 @@ func TestExternalService(t *testing.T) {
 }
 
 func TestImage(t *testing.T) {
-	fe := frontend("one")
+	fe := frontend()
 	if got := Image(fe, Options{}); got != opennebulav1alpha1.DefaultImage {
 		t.Errorf("default image %q", got)
 	}
@@ -131,7 +131,7 @@ func TestImage(t *testing.T) {
 }
 
 func TestStatefulSetPersistenceAndSecurity(t *testing.T) {
-	fe := frontend("one")
+	fe := frontend()
 	sts := StatefulSet(fe, Options{})
 	if got := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != "20Gi" {
 		t.Errorf("default size %s, want 20Gi", got.String())
@@ -186,7 +186,7 @@ func TestNamesStayValidAndDistinct(t *testing.T) {
 }
 
 func TestNoArgoCDTrackingLabel(t *testing.T) {
-	for _, o := range Build(frontend("one"), Options{}) {
+	for _, o := range Build(frontend(), Options{}) {
 		if _, ok := o.GetLabels()["app.kubernetes.io/instance"]; ok {
 			t.Errorf("%T carries app.kubernetes.io/instance, Argo CD's tracking label", o)
 		}

@@ -51,9 +51,9 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) *appsv
 func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) corev1.PodSpec {
 	return corev1.PodSpec{
 		// The frontend does not talk to the Kubernetes API.
-		AutomountServiceAccountToken: ptr.To(false),
+		AutomountServiceAccountToken: new(false),
 		SecurityContext: &corev1.PodSecurityContext{
-			FSGroup: ptr.To(OneadminGID),
+			FSGroup: new(OneadminGID),
 			// Re-chowning a large datastore on every start would delay it for minutes.
 			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
 		},

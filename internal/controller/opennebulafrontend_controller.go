@@ -63,10 +63,10 @@ const (
 )
 
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends,verbs=get;list;watch
-// +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/status,verbs=patch
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one frontend's children to their desired state and updates its status.

@@ -42,12 +42,9 @@ func newNamespace(t *testing.T) string {
 	return name
 }
 
-func createFrontend(t *testing.T, ns, name string, mutate func(*opennebulav1alpha1.OpenNebulaFrontend)) *opennebulav1alpha1.OpenNebulaFrontend {
+func createFrontend(t *testing.T, ns, name string) *opennebulav1alpha1.OpenNebulaFrontend {
 	t.Helper()
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
-	if mutate != nil {
-		mutate(fe)
-	}
 	if err := k8sClient.Create(context.Background(), fe); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +63,7 @@ type port struct {
 }
 
 func servicePortsOf(svc *corev1.Service) []port {
-	var out []port
+	out := make([]port, 0, len(svc.Spec.Ports))
 	for _, p := range svc.Spec.Ports {
 		Expect(p.TargetPort).To(Equal(intstr.FromString(p.Name)), "Service %s port %s must target the container port by name", svc.Name, p.Name)
 		out = append(out, port{p.Name, p.Port, p.Protocol})
@@ -83,7 +80,7 @@ var (
 func TestChildrenAreCreatedWithEveryPort(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	fe := createFrontend(t, ns, "one", nil)
+	fe := createFrontend(t, ns, "one")
 
 	var sts *appsv1.StatefulSet
 	Eventually(func(g Gomega) { sts = get(g, ns, "one", &appsv1.StatefulSet{}) }, timeout, poll).Should(Succeed())
@@ -97,7 +94,7 @@ func TestChildrenAreCreatedWithEveryPort(t *testing.T) {
 	Expect(external.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
 
 	c := sts.Spec.Template.Spec.Containers[0]
-	var cports []port
+	cports := make([]port, 0, len(c.Ports))
 	for _, p := range c.Ports {
 		cports = append(cports, port{p.Name, p.ContainerPort, p.Protocol})
 	}
@@ -125,7 +122,7 @@ func TestChildrenAreCreatedWithEveryPort(t *testing.T) {
 func TestDeletedChildIsRecreated(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	createFrontend(t, ns, "one", nil)
+	createFrontend(t, ns, "one")
 	var old *corev1.Service
 	Eventually(func(g Gomega) { old = get(g, ns, "one-headless", &corev1.Service{}) }, timeout, poll).Should(Succeed())
 	oldSts := get(Default, ns, "one", &appsv1.StatefulSet{})
@@ -144,7 +141,7 @@ func TestDeletedChildIsRecreated(t *testing.T) {
 func TestEditedChildIsRestored(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	createFrontend(t, ns, "one", nil)
+	createFrontend(t, ns, "one")
 	var svc *corev1.Service
 	Eventually(func(g Gomega) { svc = get(g, ns, "one", &corev1.Service{}) }, timeout, poll).Should(Succeed())
 	clusterIP := svc.Spec.ClusterIP
@@ -192,7 +189,7 @@ func condition(g Gomega, fe *opennebulav1alpha1.OpenNebulaFrontend, typ string) 
 func TestStatusFollowsTheStatefulSet(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	createFrontend(t, ns, "one", nil)
+	createFrontend(t, ns, "one")
 
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
@@ -226,7 +223,7 @@ func TestStatusFollowsTheStatefulSet(t *testing.T) {
 func TestSpecChangesReachTheChildren(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	createFrontend(t, ns, "one", nil)
+	createFrontend(t, ns, "one")
 	Eventually(func(g Gomega) { get(g, ns, "one", &appsv1.StatefulSet{}) }, timeout, poll).Should(Succeed())
 
 	Eventually(func(g Gomega) {
@@ -294,7 +291,7 @@ func writesIn(ns string) []string {
 func TestSteadyStateWritesNothing(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	createFrontend(t, ns, "one", nil)
+	createFrontend(t, ns, "one")
 	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, "one", 1) }, timeout, poll).Should(Succeed())
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
@@ -330,7 +327,7 @@ func TestForeignObjectIsNotTakenOver(t *testing.T) {
 		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
 	}
 	Expect(k8sClient.Create(context.Background(), foreign)).To(Succeed())
-	createFrontend(t, ns, "taken", nil)
+	createFrontend(t, ns, "taken")
 
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "taken", &opennebulav1alpha1.OpenNebulaFrontend{})

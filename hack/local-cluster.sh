@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The local cluster: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler
+# (built by hack/build-k8s-binaries.sh), kwok nodes that "run" pods, and a hostPath
+# provisioner behind a default StorageClass. Everything listens on this machine.
+#
+# Usage: hack/local-cluster.sh up|down|kubeconfig [NAME]   (NAME defaults to opennebula-operator)
+set -euo pipefail
+
+HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT_DIR="$(cd "${HACK_DIR}/.." && pwd)"
+# shellcheck source=hack/versions.sh
+source "${HACK_DIR}/versions.sh"
+
+CMD="${1:-up}"
+NAME="${2:-${CLUSTER_NAME:-opennebula-operator}}"
+STATE_DIR="${CACHE_DIR}/clusters/${NAME}"
+KUBECONFIG_FILE="${STATE_DIR}/kubeconfig"
+KWOKCTL="${K8S_BIN_DIR}/kwokctl"
+KUBECTL="${K8S_BIN_DIR}/kubectl"
+NODES="${NODES:-2}"
+
+log() { echo "[local-cluster] $*" >&2; }
+
+stop_pidfile() {
+  local f="$1"
+  if [[ -f "$f" ]]; then
+    local pid
+    pid="$(cat "$f")"
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  fi
+}
+
+up() {
+  "${HACK_DIR}/build-k8s-binaries.sh" cluster
+  mkdir -p "${STATE_DIR}"
+  if ! "${KWOKCTL}" get clusters 2>/dev/null | grep -qx "${NAME}"; then
+    log "creating cluster ${NAME}"
+    "${KWOKCTL}" create cluster --name "${NAME}" --runtime binary \
+      --etcd-binary "${K8S_BIN_DIR}/etcd" \
+      --kube-apiserver-binary "${K8S_BIN_DIR}/kube-apiserver" \
+      --kube-controller-manager-binary "${K8S_BIN_DIR}/kube-controller-manager" \
+      --kube-scheduler-binary "${K8S_BIN_DIR}/kube-scheduler" \
+      --kwok-controller-binary "${K8S_BIN_DIR}/kwok" \
+      --kubeconfig "${KUBECONFIG_FILE}" --wait 3m >"${STATE_DIR}/kwokctl.log" 2>&1 \
+      || { cat "${STATE_DIR}/kwokctl.log" >&2; exit 1; }
+    "${KWOKCTL}" --name "${NAME}" scale node --replicas "${NODES}" >>"${STATE_DIR}/kwokctl.log" 2>&1
+  else
+    "${KWOKCTL}" start cluster --name "${NAME}" >>"${STATE_DIR}/kwokctl.log" 2>&1 || true
+  fi
+  "${KWOKCTL}" get kubeconfig --name "${NAME}" >"${KUBECONFIG_FILE}"
+
+  if [[ ! -f "${STATE_DIR}/provisioner.pid" ]] || ! kill -0 "$(cat "${STATE_DIR}/provisioner.pid")" 2>/dev/null; then
+    log "starting the hostPath provisioner"
+    (cd "${ROOT_DIR}" && go build -o "${ROOT_DIR}/bin/local-provisioner" ./hack/local-provisioner)
+    nohup "${ROOT_DIR}/bin/local-provisioner" --kubeconfig "${KUBECONFIG_FILE}" --root "${STATE_DIR}/volumes" \
+      >"${STATE_DIR}/provisioner.log" 2>&1 &
+    echo $! >"${STATE_DIR}/provisioner.pid"
+  fi
+  for _ in $(seq 100); do
+    "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" get storageclass local-hostpath >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" wait --for=condition=Ready nodes --all --timeout=2m >/dev/null
+  log "cluster ${NAME} is up: export KUBECONFIG=${KUBECONFIG_FILE}"
+}
+
+down() {
+  stop_pidfile "${STATE_DIR}/manager.pid"
+  stop_pidfile "${STATE_DIR}/provisioner.pid"
+  if [[ -x "${KWOKCTL}" ]] && "${KWOKCTL}" get clusters 2>/dev/null | grep -qx "${NAME}"; then
+    "${KWOKCTL}" delete cluster --name "${NAME}" >/dev/null 2>&1 || true
+  fi
+  rm -rf "${STATE_DIR}"
+  log "cluster ${NAME} removed"
+}
+
+case "${CMD}" in
+  up) up ;;
+  down) down ;;
+  kubeconfig) echo "${KUBECONFIG_FILE}" ;;
+  *) echo "usage: $0 up|down|kubeconfig [NAME]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,235 @@
+//go:build e2e
+
+// Package e2e runs the real manager binary against the local cluster (real etcd,
+// kube-apiserver, kube-controller-manager and scheduler, kwok nodes, a hostPath
+// provisioner): what envtest cannot show, such as pods becoming Running on nodes and the
+// garbage collector removing children.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+)
+
+const clusterName = "opennebula-operator-e2e"
+
+var (
+	rootDir    string
+	kubeconfig string
+	kubectlBin string
+	k8sClient  client.Client
+	managerLog string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	rootDir, err = filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return fail(err)
+	}
+	if out, err := sh("hack/local-cluster.sh", "up", clusterName); err != nil {
+		return fail(fmt.Errorf("starting the local cluster: %v\n%s", err, out))
+	}
+	if os.Getenv("E2E_KEEP_CLUSTER") == "" {
+		defer func() { _, _ = sh("hack/local-cluster.sh", "down", clusterName) }()
+	}
+	out, err := sh("hack/local-cluster.sh", "kubeconfig", clusterName)
+	if err != nil {
+		return fail(err)
+	}
+	kubeconfig = strings.TrimSpace(out)
+	out, err = sh("bash", "-c", "source hack/versions.sh && echo $K8S_BIN_DIR/kubectl")
+	if err != nil {
+		return fail(err)
+	}
+	kubectlBin = strings.TrimSpace(out)
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(opennebulav1alpha1.AddToScheme(scheme))
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fail(err)
+	}
+	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return fail(err)
+	}
+
+	if out, err := kubectl("apply", "--server-side", "-f", filepath.Join(rootDir, "config", "crd", "bases")); err != nil {
+		return fail(fmt.Errorf("installing the CRD: %v\n%s", err, out))
+	}
+	if out, err := kubectl("wait", "--for=condition=Established", "crd/opennebulafrontends.opennebula.io", "--timeout=1m"); err != nil {
+		return fail(fmt.Errorf("%v\n%s", err, out))
+	}
+
+	// The real manager binary, built by `make test-e2e` (make build).
+	managerLog = filepath.Join(os.TempDir(), clusterName+"-manager.log")
+	logFile, err := os.Create(managerLog)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() { _ = logFile.Close() }()
+	mgr := exec.Command(filepath.Join(rootDir, "bin", "manager"),
+		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0")
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	mgr.Stdout, mgr.Stderr = logFile, logFile
+	if err := mgr.Start(); err != nil {
+		return fail(fmt.Errorf("starting bin/manager (run `make build`): %w", err))
+	}
+	defer func() {
+		_ = mgr.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = mgr.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = mgr.Process.Kill()
+		}
+	}()
+
+	code := m.Run()
+	if code != 0 {
+		if b, err := os.ReadFile(managerLog); err == nil {
+			fmt.Fprintf(os.Stderr, "---- manager log (last 4KiB) ----\n%s\n", tail(b, 4096))
+		}
+	}
+	return code
+}
+
+func fail(err error) int {
+	fmt.Fprintln(os.Stderr, "e2e setup:", err)
+	return 1
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func sh(name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = rootDir
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}
+
+func kubectl(args ...string) (string, error) {
+	return sh(kubectlBin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+}
+
+func createNamespace(t *testing.T, name string) {
+	t.Helper()
+	err := k8sClient.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// The sample applied with plain kubectl reaches Ready with its pod Running on a kwok
+// node, its volume bound, and every port of the table on both Services.
+func TestSampleReachesReadyAndIsGarbageCollected(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "e2e-sample"
+	createNamespace(t, ns)
+	sample := filepath.Join(rootDir, "config", "samples", "opennebula_v1alpha1_opennebulafrontend.yaml")
+	out, err := kubectl("apply", "-n", ns, "-f", sample)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "opennebula"}, fe)).To(Succeed())
+		g.Expect(fe.Status.ObservedGeneration).To(Equal(fe.Generation))
+		g.Expect(meta.IsStatusConditionTrue(fe.Status.Conditions, opennebulav1alpha1.ConditionReady)).To(BeTrue(), "%+v", fe.Status.Conditions)
+	}, 3*time.Minute, time.Second).Should(Succeed())
+	g.Expect(fe.Status.ReadyReplicas).To(Equal(int32(1)))
+
+	pod := &corev1.Pod{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "opennebula-0"}, pod)).To(Succeed())
+	g.Expect(pod.Status.Phase).To(Equal(corev1.PodRunning))
+	g.Expect(pod.Spec.NodeName).NotTo(BeEmpty())
+	pvc := &corev1.PersistentVolumeClaim{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-opennebula-0"}, pvc)).To(Succeed())
+	g.Expect(pvc.Status.Phase).To(Equal(corev1.ClaimBound))
+
+	out, err = kubectl("get", "-n", ns, "service", "opennebula", "opennebula-headless", "-o",
+		`jsonpath={range .items[*]}{.metadata.name}:{range .spec.ports[*]} {.name}={.port}/{.protocol}{end}{"\n"}{end}`)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(ContainSubstring("opennebula: oned=2633/TCP fireedge=2616/TCP oneflow=2474/TCP onegate=5030/TCP monitord-tcp=4124/TCP monitord-udp=4124/UDP ssh=22/TCP"))
+	g.Expect(out).To(ContainSubstring("opennebula-headless: oned=2633/TCP monitord-tcp=4124/TCP monitord-udp=4124/UDP ssh=22/TCP"))
+
+	// Deleting the frontend lets the garbage collector remove its children; the data
+	// volume stays (the operator never deletes user data unless asked).
+	out, err = kubectl("delete", "-n", ns, "-f", sample, "--wait=true", "--timeout=1m")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Eventually(func(g Gomega) {
+		for _, obj := range []client.Object{&appsv1.StatefulSet{}, &corev1.Service{}, &corev1.Pod{}} {
+			name := "opennebula"
+			if _, ok := obj.(*corev1.Pod); ok {
+				name = "opennebula-0"
+			}
+			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s still exists", obj, name)
+		}
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "opennebula-headless"}, &corev1.Service{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "headless Service still exists")
+	}, 3*time.Minute, time.Second).Should(Succeed())
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-opennebula-0"}, pvc)).To(Succeed(),
+		"the data volume must survive the frontend's deletion")
+}
+
+// A child deleted on the real cluster is put back, and the pod comes back Running.
+func TestDeletedStatefulSetComesBack(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "e2e-recreate"
+	createNamespace(t, ns)
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "fe", Namespace: ns}}
+	g.Expect(k8sClient.Create(ctx, fe)).To(Succeed())
+	ready := func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fe), fe)).To(Succeed())
+		g.Expect(meta.IsStatusConditionTrue(fe.Status.Conditions, opennebulav1alpha1.ConditionReady)).To(BeTrue())
+	}
+	g.Eventually(ready, 3*time.Minute, time.Second).Should(Succeed())
+
+	sts := &appsv1.StatefulSet{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fe"}, sts)).To(Succeed())
+	oldUID := sts.UID
+	out, err := kubectl("delete", "-n", ns, "statefulset", "fe", "--wait=true")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fe"}, sts)).To(Succeed())
+		g.Expect(sts.UID).NotTo(Equal(oldUID))
+		g.Expect(sts.Status.ReadyReplicas).To(Equal(int32(1)))
+	}, 3*time.Minute, time.Second).Should(Succeed())
+	g.Eventually(ready, 3*time.Minute, time.Second).Should(Succeed())
+}
