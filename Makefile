@@ -1,5 +1,8 @@
+# The operator's version: the CSV's, the bundle's and the default image tag.
+VERSION ?= 0.1.0
 # Image URL to use all building/pushing image targets
-IMG ?= ghcr.io/opennebula-operator/opennebula-operator:latest
+IMAGE_TAG_BASE ?= ghcr.io/opennebula-operator/opennebula-operator
+IMG ?= $(IMAGE_TAG_BASE):v$(VERSION)
 # YEAR defines the year value used for substituting the YEAR placeholder in the boilerplate header.
 YEAR ?= 2026
 
@@ -55,11 +58,11 @@ generate: controller-gen ## Generate DeepCopy implementations.
 	"$(CONTROLLER_GEN)" object:headerFile="hack/boilerplate.go.txt",year=$(YEAR) paths="./..."
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail when committed generated files are stale.
-	@git diff --exit-code -- api config dist bundle || { \
+verify-generated: manifests generate build-installer bundle ## Fail when committed generated files are stale.
+	@git diff --exit-code -- api config dist bundle bundle.Dockerfile || { \
 		echo "generated files are stale: run 'make manifests generate' and commit the result" >&2; exit 1; }
-	@test -z "$$(git status --porcelain -- api config dist bundle)" || { \
-		git status --porcelain -- api config dist bundle; echo "untracked generated files: commit them" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- api config dist bundle bundle.Dockerfile)" || { \
+		git status --porcelain -- api config dist bundle bundle.Dockerfile; echo "untracked generated files: commit them" >&2; exit 1; }
 
 .PHONY: fmt
 fmt: ## Run go fmt against code.
@@ -99,6 +102,21 @@ docker-build: ## Build docker image with the manager.
 .PHONY: docker-push
 docker-push: ## Push docker image with the manager.
 	$(CONTAINER_TOOL) push ${IMG}
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Generate dist/install.yaml: CRD, namespace, RBAC, manager Deployment, metrics Service.
+	mkdir -p dist
+	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
+	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+
+.PHONY: bundle
+bundle: manifests generate kustomize ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/.
+	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
+	"$(KUSTOMIZE)" build config/default | go run ./hack/bundle --version $(VERSION) --image $(IMG) --out bundle
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image.
+	$(CONTAINER_TOOL) build -f bundle.Dockerfile -t $(IMAGE_TAG_BASE)-bundle:v$(VERSION) .
 
 ##@ Deployment
 

@@ -195,13 +195,18 @@ func runManager() {
 		os.Exit(1)
 	}
 
+	recorder, stopEvents, err := controller.NewEventRecorder(mgr.GetConfig(), mgr.GetScheme())
+	if err != nil {
+		setupLog.Error(err, "Failed to create the event recorder")
+		os.Exit(1)
+	}
 	builderOpts := controller.BuilderOptionsFromEnv()
 	builderOpts.ClusterDomain = clusterDomain
 	if err := (&controller.OpenNebulaFrontendReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
-		Recorder:  mgr.GetEventRecorder("opennebula-operator"),
+		Recorder:  recorder,
 		Options:   builderOpts,
 	}).SetupWithManager(mgr, maxConcurrentReconciles); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "opennebulafrontend")
@@ -219,7 +224,9 @@ func runManager() {
 	}
 
 	setupLog.Info("Starting manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	err = mgr.Start(ctrl.SetupSignalHandler())
+	stopEvents() // flushes Events still queued
+	if err != nil {
 		setupLog.Error(err, "Failed to run manager")
 		os.Exit(1)
 	}

@@ -27,7 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,7 +49,7 @@ type OpenNebulaFrontendReconciler struct {
 	// APIReader reads past the cache, for the rare child that is not in it.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
-	Recorder  events.EventRecorder
+	Recorder  record.EventRecorder
 	Options   builder.Options
 }
 
@@ -67,7 +67,7 @@ const (
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // Reconcile brings one frontend's children to their desired state and updates its status.
 func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -138,7 +138,7 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 	case err != nil:
 		return nil, err
 	case !metav1.IsControlledBy(live, fe):
-		r.Recorder.Eventf(fe, live, corev1.EventTypeWarning, EventReasonNotOwned, "Reconcile",
+		r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonNotOwned,
 			"%s exists and is not controlled by this OpenNebulaFrontend; rename or delete it", ref)
 		return nil, fmt.Errorf("%s exists and is not controlled by this OpenNebulaFrontend", ref)
 	default:
@@ -160,10 +160,10 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 		err = r.replace(ctx, live, norm)
 	}
 	if err != nil {
-		r.Recorder.Eventf(fe, nil, corev1.EventTypeWarning, EventReasonApplyFailed, "Apply", "applying %s: %v", ref, err)
+		r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonApplyFailed, "applying %s: %v", ref, err)
 		return nil, fmt.Errorf("applying %s: %w", ref, err)
 	}
-	r.Recorder.Eventf(fe, nil, corev1.EventTypeNormal, reason, "Apply", "%s %s", reason, ref)
+	r.Recorder.Eventf(fe, corev1.EventTypeNormal, reason, "%s %s", reason, ref)
 
 	applied, _ := r.Scheme.New(gvk)
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(norm.Object.Object, applied); err != nil {
@@ -197,7 +197,7 @@ func (r *OpenNebulaFrontendReconciler) updateStatus(ctx context.Context, fe *ope
 	}
 	patch := client.MergeFrom(fe.DeepCopy())
 	fe.Status = status
-	if err := r.Status().Patch(ctx, fe, patch); err != nil {
+	if err := r.Status().Patch(ctx, fe, patch, client.FieldOwner(apply.FieldManager)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

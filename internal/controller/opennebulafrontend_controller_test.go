@@ -113,6 +113,19 @@ func TestChildrenAreCreatedWithEveryPort(t *testing.T) {
 		Expect(obj.GetLabels()).To(HaveKeyWithValue(builder.LabelManagedBy, builder.ValueManagedBy))
 		Expect(obj.GetLabels()).NotTo(HaveKey("app.kubernetes.io/instance"))
 	}
+	// Each creation is recorded as an Event on the frontend, with the child's name.
+	Eventually(func(g Gomega) {
+		events := &corev1.EventList{}
+		g.Expect(k8sClient.List(context.Background(), events, client.InNamespace(ns))).To(Succeed())
+		var created []string
+		for _, e := range events.Items {
+			if e.InvolvedObject.UID == fe.UID && e.Reason == EventReasonCreated {
+				created = append(created, e.Message)
+			}
+		}
+		g.Expect(created).To(ConsistOf("Created Service one-headless", "Created Service one", "Created StatefulSet one"))
+	}, timeout, poll).Should(Succeed())
+
 	// The defaults of the CRD schema are applied at admission and never written back.
 	Expect(fe.Spec.Service.Type).To(Equal(corev1.ServiceTypeClusterIP))
 	Expect(fe.Spec.Persistence.Size.String()).To(Equal("20Gi"))
@@ -171,7 +184,8 @@ func TestEditedChildIsRestored(t *testing.T) {
 }
 
 // setStatefulSetReady plays the StatefulSet controller, which envtest does not run.
-func setStatefulSetReady(g Gomega, ns, name string, ready int32) {
+func setStatefulSetReady(g Gomega, ns string, ready int32) {
+	const name = "one"
 	sts := get(g, ns, name, &appsv1.StatefulSet{})
 	sts.Status = appsv1.StatefulSetStatus{
 		ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: ready, AvailableReplicas: ready,
@@ -199,7 +213,7 @@ func TestStatusFollowsTheStatefulSet(t *testing.T) {
 		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).ObservedGeneration).To(Equal(fe.Generation))
 	}, timeout, poll).Should(Succeed())
 
-	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, "one", 1) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 1) }, timeout, poll).Should(Succeed())
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 		ready := condition(g, fe, opennebulav1alpha1.ConditionReady)
@@ -213,7 +227,7 @@ func TestStatusFollowsTheStatefulSet(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 
 	// A pod that stops being ready turns Ready False again.
-	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, "one", 0) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 0) }, timeout, poll).Should(Succeed())
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
@@ -292,7 +306,7 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
 	createFrontend(t, ns, "one")
-	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, "one", 1) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 1) }, timeout, poll).Should(Succeed())
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))

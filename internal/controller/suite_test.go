@@ -105,11 +105,17 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	recorder, stopEvents, err := NewEventRecorder(mgrCfg, testScheme)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stopEvents()
 	if err := (&OpenNebulaFrontendReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
-		Recorder:  mgr.GetEventRecorder("opennebula-operator"),
+		Recorder:  recorder,
 		Options:   builder.Options{DefaultImage: "registry.test/opennebula:7.2.0"},
 	}).SetupWithManager(mgr, 2); err != nil {
 		fmt.Fprintln(os.Stderr, err)
