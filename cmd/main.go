@@ -90,7 +90,9 @@ func runManager() {
 	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"If set, HTTP/2 will be enabled for the metrics and webhook servers")
-	var clusterDomain string
+	var clusterDomain, leaderElectionNamespace string
+	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
+		"Namespace of the leader election lease; defaults to the pod's namespace (required outside a cluster).")
 	var maxConcurrentReconciles int
 	flag.StringVar(&clusterDomain, "cluster-domain", builder.DefaultClusterDomain,
 		"The cluster's DNS domain, used in the frontends' stable DNS names.")
@@ -171,24 +173,17 @@ func runManager() {
 	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsServerOptions,
-		WebhookServer:          webhookServer,
-		HealthProbeBindAddress: probeAddr,
-		Cache:                  controller.CacheOptions(controller.WatchNamespaces(os.Getenv(controller.EnvWatchNamespace))),
-		LeaderElection:         enableLeaderElection,
-		LeaderElectionID:       "opennebula-operator.opennebula.io",
-		// LeaderElectionReleaseOnCancel defines if the leader should step down voluntarily
-		// when the Manager ends. This requires the binary to immediately end when the
-		// Manager is stopped, otherwise, this setting is unsafe. Setting this significantly
-		// speeds up voluntary leader transitions as the new leader don't have to wait
-		// LeaseDuration time first.
-		//
-		// In the default scaffold provided, the program ends immediately after
-		// the manager stops, so would be fine to enable this option. However,
-		// if you are doing or is intended to do any operation such as perform cleanups
-		// after the manager stops then its usage might be unsafe.
-		// LeaderElectionReleaseOnCancel: true,
+		Scheme:                  scheme,
+		Metrics:                 metricsServerOptions,
+		WebhookServer:           webhookServer,
+		HealthProbeBindAddress:  probeAddr,
+		Cache:                   controller.CacheOptions(controller.WatchNamespaces(os.Getenv(controller.EnvWatchNamespace))),
+		LeaderElection:          enableLeaderElection,
+		LeaderElectionID:        "opennebula-operator.opennebula.io",
+		LeaderElectionNamespace: leaderElectionNamespace,
+		// Step down at once on shutdown so that a replacement does not wait out the lease:
+		// safe because the process exits as soon as the manager stops.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		setupLog.Error(err, "Failed to start manager")

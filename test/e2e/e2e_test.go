@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -32,7 +33,10 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 )
 
-const clusterName = "opennebula-operator-e2e"
+
+// clusterName is the local cluster the e2e tests create (and remove at the end unless
+// E2E_KEEP_CLUSTER is set); E2E_CLUSTER chooses another, to run two suites side by side.
+var clusterName = cmp.Or(os.Getenv("E2E_CLUSTER"), "opennebula-operator-e2e")
 
 var (
 	rootDir    string
@@ -87,30 +91,14 @@ func run(m *testing.M) int {
 		return fail(fmt.Errorf("%v\n%s", err, out))
 	}
 
-	// The real manager binary, built by `make test-e2e` (make build).
+	// The real manager binary, built by `make test-e2e` (make build). It serves the tests
+	// of this file only; the install tests run their own, with each install's permissions.
 	managerLog = filepath.Join(os.TempDir(), clusterName+"-manager.log")
-	logFile, err := os.Create(managerLog)
+	stop, err := launchManager(kubeconfig, []string{"WATCH_NAMESPACE=e2e-sample,e2e-recreate"}, managerLog)
 	if err != nil {
 		return fail(err)
 	}
-	defer func() { _ = logFile.Close() }()
-	mgr := exec.Command(filepath.Join(rootDir, "bin", "manager"),
-		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0")
-	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	mgr.Stdout, mgr.Stderr = logFile, logFile
-	if err := mgr.Start(); err != nil {
-		return fail(fmt.Errorf("starting bin/manager (run `make build`): %w", err))
-	}
-	defer func() {
-		_ = mgr.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = mgr.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = mgr.Process.Kill()
-		}
-	}()
+	defer stop()
 
 	code := m.Run()
 	if code != 0 {
@@ -119,6 +107,34 @@ func run(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// launchManager starts bin/manager against kcfg with env added, logging to logPath; the
+// returned function stops it (SIGINT, then SIGKILL after 10s).
+func launchManager(kcfg string, env []string, logPath string, args ...string) (func(), error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(rootDir, "bin", "manager"),
+		append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kcfg), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("starting bin/manager (run `make build`): %w", err)
+	}
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		_ = f.Close()
+	}, nil
 }
 
 func fail(err error) int {
