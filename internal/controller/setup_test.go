@@ -1,0 +1,50 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func TestWatchNamespaces(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":              nil,
+		" ":             nil,
+		"one":           {"one"},
+		"one,two":       {"one", "two"},
+		" one , ,two, ": {"one", "two"},
+	} {
+		if got := WatchNamespaces(in); !slices.Equal(got, want) {
+			t.Errorf("WatchNamespaces(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestCacheOptions(t *testing.T) {
+	all := CacheOptions(nil)
+	if all.DefaultNamespaces != nil {
+		t.Errorf("no namespaces must mean all: %v", all.DefaultNamespaces)
+	}
+	if all.DefaultTransform == nil {
+		t.Error("managedFields are not stripped")
+	}
+	for _, obj := range []client.Object{&appsv1.StatefulSet{}, &corev1.Service{}} {
+		var found bool
+		for k, v := range all.ByObject {
+			if fmt.Sprintf("%T", k) == fmt.Sprintf("%T", obj) && v.Label != nil {
+				found = found || v.Label.String() == "app.kubernetes.io/managed-by=opennebula-operator"
+			}
+		}
+		if !found {
+			t.Errorf("%T is not label-selected in the cache", obj)
+		}
+	}
+	some := CacheOptions([]string{"a", "b"})
+	if len(some.DefaultNamespaces) != 2 {
+		t.Errorf("namespaces %v", some.DefaultNamespaces)
+	}
+}
