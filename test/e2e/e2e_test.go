@@ -33,7 +33,6 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 )
 
-
 // clusterName is the local cluster the e2e tests create (and remove at the end unless
 // E2E_KEEP_CLUSTER is set); E2E_CLUSTER chooses another, to run two suites side by side.
 var clusterName = cmp.Or(os.Getenv("E2E_CLUSTER"), "opennebula-operator-e2e")
