@@ -47,6 +47,15 @@ test: manifests generate fmt vet envtest-assets ## Run unit and envtest integrat
 test-e2e: manifests generate build k8s-binaries ## Run the e2e tests on a local cluster (real controller-manager, scheduler, kwok nodes).
 	go test -tags=e2e ./test/e2e/ -v -count=1 -timeout 20m
 
+BENCH_N ?= 10,100,500
+.PHONY: bench
+bench: build k8s-binaries ## Benchmark on local clusters: convergence vs the raw limit, requests, steady-state writes, memory, latency (writes docs/benchmarks.md).
+	go run ./hack/bench -n $(BENCH_N)
+
+.PHONY: bench-smoke
+bench-smoke: build k8s-binaries ## The benchmark at a small N, checking correctness only (all Ready, zero steady-state writes).
+	go run ./hack/bench -smoke -n 5 -updates 3 -unrelated 20
+
 ##@ Development
 
 .PHONY: manifests

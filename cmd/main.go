@@ -38,6 +38,7 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 	"github.com/opennebula-operator/opennebula-operator/internal/controller"
+	operatormetrics "github.com/opennebula-operator/opennebula-operator/internal/metrics"
 	// +kubebuilder:scaffold:imports
 )
 
@@ -94,6 +95,10 @@ func runManager() {
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election lease; defaults to the pod's namespace (required outside a cluster).")
 	var maxConcurrentReconciles int
+	var qps float64
+	var burst int
+	flag.Float64Var(&qps, "kube-api-qps", 50, "Requests per second the manager may send to the API server.")
+	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of requests the manager may send to the API server.")
 	flag.StringVar(&clusterDomain, "cluster-domain", builder.DefaultClusterDomain,
 		"The cluster's DNS domain, used in the frontends' stable DNS names.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4,
@@ -172,7 +177,11 @@ func runManager() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(qps), burst
+	// Every request is counted by verb and resource (opennebula_operator_api_requests_total).
+	restConfig.Wrap(operatormetrics.CountRequests)
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsServerOptions,
 		WebhookServer:           webhookServer,

@@ -18,6 +18,7 @@ KUBECONFIG_FILE="${STATE_DIR}/kubeconfig"
 KWOKCTL="${K8S_BIN_DIR}/kwokctl"
 KUBECTL="${K8S_BIN_DIR}/kubectl"
 NODES="${NODES:-2}"
+# KWOK_EXTRA_ARGS: more `kwokctl create cluster` flags (the benchmark passes --disable-qps-limits).
 
 log() { echo "[local-cluster] $*" >&2; }
 
@@ -46,6 +47,7 @@ up() {
       --kube-controller-manager-binary "${K8S_BIN_DIR}/kube-controller-manager" \
       --kube-scheduler-binary "${K8S_BIN_DIR}/kube-scheduler" \
       --kwok-controller-binary "${K8S_BIN_DIR}/kwok" \
+      ${KWOK_EXTRA_ARGS:-} \
       --kubeconfig "${KUBECONFIG_FILE}" --wait 3m >"${STATE_DIR}/kwokctl.log" 2>&1 \
       || { cat "${STATE_DIR}/kwokctl.log" >&2; exit 1; }
     "${KWOKCTL}" --name "${NAME}" scale node --replicas "${NODES}" >>"${STATE_DIR}/kwokctl.log" 2>&1

@@ -1,0 +1,693 @@
+// Command bench measures what the operator costs the cluster, on the local cluster (real
+// etcd, kube-apiserver, controller-manager, scheduler, kwok nodes) with the real manager
+// binary, side by side with the raw limit: the same children created directly by one
+// client. It writes docs/benchmarks.md and docs/benchmarks.json (see `make bench`); with
+// -smoke it only checks correctness (every frontend Ready, zero steady-state writes).
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/apply"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+)
+
+// Result holds the figures of one N.
+type Result struct {
+	N                    int                `json:"n"`
+	Nodes                int                `json:"nodes"`
+	RawSeconds           float64            `json:"rawConvergenceSeconds"`
+	OperatorSeconds      float64            `json:"operatorConvergenceSeconds"`
+	Ratio                float64            `json:"operatorOverRaw"`
+	RequestsPerFrontend  map[string]float64 `json:"requestsPerFrontendByVerbResource"`
+	WritesPerFrontend    float64            `json:"writesPerFrontend"`
+	MinWritesPerFrontend float64            `json:"minimumWritesPerFrontend"`
+	ExtraGets            float64            `json:"getsDuringCreation"`
+	Conflicts            float64            `json:"conflicts"`
+	ReconcileErrors      float64            `json:"reconcileErrors"`
+	Reconciles           float64            `json:"reconciles"`
+	RestartWrites        float64            `json:"writesAfterRestart"`
+	NoopWrites           float64            `json:"writesAfterNoopChange"`
+	RSSBytes             float64            `json:"managerRSSBytes"`
+	HeapBytes            float64            `json:"managerHeapInuseBytes"`
+	BytesPerFrontend     float64            `json:"heapBytesPerFrontend"`
+	RSSUnrelatedBytes    float64            `json:"managerRSSWithUnrelatedBytes"`
+	HeapUnrelatedBytes   float64            `json:"managerHeapWithUnrelatedBytes"`
+	Unrelated            int                `json:"unrelatedSecretsAndConfigMaps"`
+	UpdateP50Millis      float64            `json:"updateLatencyP50Millis"`
+	UpdateP99Millis      float64            `json:"updateLatencyP99Millis"`
+	Updates              int                `json:"updates"`
+	StartupMillis        float64            `json:"startupToFirstReconcileMillis"`
+}
+
+// Report is the JSON file.
+type Report struct {
+	Command      string   `json:"command"`
+	Date         string   `json:"date"`
+	Machine      string   `json:"machine"`
+	BinaryBytes  int64    `json:"managerBinaryBytes"`
+	ManagerFlags []string `json:"managerFlags"`
+	Results      []Result `json:"results"`
+}
+
+var (
+	rootDir  string
+	kubectl  string
+	scheme   = runtime.NewScheme()
+	mgrFlags = []string{"--kube-api-qps=50", "--kube-api-burst=100", "--max-concurrent-reconciles=4"}
+)
+
+func main() {
+	ns := flag.String("n", "10,100,500", "comma list of frontend counts")
+	smoke := flag.Bool("smoke", false, "check correctness only (all Ready, zero steady-state writes); write no report")
+	out := flag.String("out", "docs/benchmarks", "report path without extension (.md and .json are written)")
+	updates := flag.Int("updates", 20, "image changes timed for the update latency")
+	unrelated := flag.Int("unrelated", 1000, "unrelated Secrets and ConfigMaps each, for the memory check")
+	extra := flag.String("manager-flags", "", "extra manager flags, space separated (tuning experiments)")
+	flag.Parse()
+	if *extra != "" {
+		mgrFlags = append(mgrFlags, strings.Fields(*extra)...)
+	}
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(opennebulav1alpha1.AddToScheme(scheme))
+	var err error
+	if rootDir, err = os.Getwd(); err != nil {
+		fatal(err)
+	}
+	kubectl = strings.TrimSpace(mustRun("bash", "-c", "source hack/versions.sh && echo $K8S_BIN_DIR/kubectl"))
+
+	report := Report{
+		Command:      "make bench BENCH_N=" + *ns,
+		Date:         time.Now().UTC().Format(time.RFC3339),
+		Machine:      machine(),
+		ManagerFlags: mgrFlags,
+	}
+	if fi, err := os.Stat(filepath.Join(rootDir, "bin", "manager")); err == nil {
+		report.BinaryBytes = fi.Size()
+	}
+	var failures []string
+	for s := range strings.SplitSeq(*ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fatal(fmt.Errorf("bad N %q", s))
+		}
+		r, err := runOne(n, min(*updates, n), *unrelated)
+		if err != nil {
+			fatal(fmt.Errorf("n=%d: %w", n, err))
+		}
+		report.Results = append(report.Results, r)
+		fmt.Printf("N=%d raw %.1fs operator %.1fs (x%.2f) writes/frontend %.1f (min %.0f) restart writes %.0f no-op writes %.0f heap %.1f MiB rss %.1f MiB update p50 %.0fms p99 %.0fms\n",
+			n, r.RawSeconds, r.OperatorSeconds, r.Ratio, r.WritesPerFrontend, r.MinWritesPerFrontend, r.RestartWrites, r.NoopWrites,
+			r.HeapBytes/(1<<20), r.RSSBytes/(1<<20), r.UpdateP50Millis, r.UpdateP99Millis)
+		if r.RestartWrites != 0 || r.NoopWrites != 0 {
+			failures = append(failures, fmt.Sprintf("n=%d: steady state issued writes (restart %.0f, no-op change %.0f)", n, r.RestartWrites, r.NoopWrites))
+		}
+	}
+	if !*smoke {
+		if err := writeReport(*out, report); err != nil {
+			fatal(err)
+		}
+	}
+	if len(failures) > 0 {
+		fatal(errors.New(strings.Join(failures, "; ")))
+	}
+	fmt.Println("bench: all frontends Ready; steady-state writes: 0")
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func mustRun(name string, args ...string) string {
+	out, err := run(name, args...)
+	if err != nil {
+		fatal(fmt.Errorf("%s %v: %v\n%s", name, args, err, out))
+	}
+	return out
+}
+
+func run(name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = rootDir
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}
+
+func machine() string {
+	out, _ := run("bash", "-c", "echo \"$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(go version | cut -d' ' -f3-)\"")
+	return strings.TrimSpace(out)
+}
+
+// run holds one N's cluster, client and manager while it is measured.
+type benchRun struct {
+	ctx     context.Context
+	c       client.Client
+	kcfg    string
+	n       int
+	r       *Result
+	manager *manager
+}
+
+// runOne measures one N on a fresh cluster, so earlier runs leave nothing behind.
+func runOne(n, updates, unrelated int) (Result, error) {
+	r := Result{N: n, Nodes: n/50 + 2, Updates: updates, Unrelated: unrelated, MinWritesPerFrontend: 4}
+	name := fmt.Sprintf("bench-%d", n)
+	_, _ = run("hack/local-cluster.sh", "down", name)
+	if out, err := runEnv([]string{"NODES=" + strconv.Itoa(r.Nodes), "KWOK_EXTRA_ARGS=--disable-qps-limits"},
+		"hack/local-cluster.sh", "up", name); err != nil {
+		return r, fmt.Errorf("cluster: %v\n%s", err, out)
+	}
+	defer func() { _, _ = run("hack/local-cluster.sh", "down", name) }()
+	b := &benchRun{ctx: context.Background(), kcfg: strings.TrimSpace(mustRun("hack/local-cluster.sh", "kubeconfig", name)), n: n, r: &r}
+	defer func() {
+		if b.manager != nil {
+			b.manager.stop()
+		}
+	}()
+	for _, phase := range []func() error{b.setup, b.raw, b.operator, b.steadyState, func() error { return b.updates(updates) },
+		func() error { return b.unrelated(unrelated) }} {
+		if err := phase(); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func (b *benchRun) setup() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", b.kcfg)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 50, 100 // the manager's settings
+	if b.c, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	if out, err := run(kubectl, "--kubeconfig", b.kcfg, "apply", "--server-side", "-f", "config/crd/bases"); err != nil {
+		return fmt.Errorf("CRD: %v\n%s", err, out)
+	}
+	for _, ns := range []string{"raw", "op", "unrelated"} {
+		if err := b.c.Create(b.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	// Warm the cluster up (scheduler, controllers, kwok) so that neither side pays it.
+	if err := createRaw(b.ctx, b.c, "unrelated", "warmup", 3); err != nil {
+		return err
+	}
+	if err := waitStatefulSetsReady(b.ctx, b.c, "unrelated", 3); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	for _, kind := range []client.Object{&appsv1.StatefulSet{}, &corev1.Service{}} {
+		if err := b.c.DeleteAllOf(b.ctx, kind, client.InNamespace("unrelated")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// raw measures the raw limit: the children from the builders, created directly, waited
+// on the same way.
+func (b *benchRun) raw() error {
+	start := time.Now()
+	if err := createRaw(b.ctx, b.c, "raw", "fe", b.n); err != nil {
+		return err
+	}
+	if err := waitStatefulSetsReady(b.ctx, b.c, "raw", b.n); err != nil {
+		return fmt.Errorf("raw: %w", err)
+	}
+	b.r.RawSeconds = time.Since(start).Seconds()
+	// The raw children carry the operator's labels: remove them so that the operator's
+	// cache (and its memory figure) holds only its own.
+	if err := b.c.Delete(b.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "raw"}}); err != nil {
+		return err
+	}
+	return poll(5*time.Minute, func() (bool, error) {
+		err := b.c.Get(b.ctx, client.ObjectKey{Name: "raw"}, &corev1.Namespace{})
+		return apierrors.IsNotFound(err), nil
+	})
+}
+
+// restartManager stops the manager (if running) and starts a new one.
+func (b *benchRun) restartManager() error {
+	if b.manager != nil {
+		b.manager.stop()
+	}
+	var err error
+	b.manager, err = startManager(b.kcfg)
+	return err
+}
+
+// settle waits for at least n reconciles in total and then for silence, and scrapes.
+func (b *benchRun) settle(reconciles float64) (scraped, error) {
+	if err := b.manager.waitReconciles(reconciles); err != nil {
+		return scraped{}, err
+	}
+	if err := b.manager.quiesce(); err != nil {
+		return scraped{}, err
+	}
+	return b.manager.scrape()
+}
+
+// operator measures N frontends to Ready, and what it cost.
+func (b *benchRun) operator() error {
+	if err := b.restartManager(); err != nil {
+		return err
+	}
+	start := time.Now()
+	for i := range b.n {
+		if err := b.c.Create(b.ctx, frontend("op", i)); err != nil {
+			return err
+		}
+	}
+	if err := waitFrontendsReady(b.ctx, b.c, "op", b.n); err != nil {
+		return fmt.Errorf("operator: %w", err)
+	}
+	r := b.r
+	r.OperatorSeconds = time.Since(start).Seconds()
+	r.Ratio = round2(r.OperatorSeconds / r.RawSeconds)
+	ms, err := b.settle(float64(b.n))
+	if err != nil {
+		return err
+	}
+	r.RequestsPerFrontend = map[string]float64{}
+	for k, v := range ms.requests {
+		if !strings.HasPrefix(k, "watch ") && !strings.HasPrefix(k, "list ") {
+			r.RequestsPerFrontend[k] = round2(v / float64(b.n))
+		}
+	}
+	r.WritesPerFrontend = round2(ms.writes / float64(b.n))
+	r.ExtraGets, r.Conflicts, r.ReconcileErrors, r.Reconciles = ms.gets, ms.conflicts, ms.reconcileErrors, ms.reconciles
+	r.RSSBytes, r.HeapBytes = ms.rss, ms.heap
+	r.BytesPerFrontend = math.Round(ms.heap / float64(b.n))
+	return nil
+}
+
+// steadyState counts the writes of a restart (full resync), then of a no-op change
+// (an unrelated annotation) on every frontend. Both must be zero.
+func (b *benchRun) steadyState() error {
+	if err := b.restartManager(); err != nil {
+		return err
+	}
+	var err error
+	if b.r.StartupMillis, err = b.manager.waitFirstReconcile(); err != nil {
+		return err
+	}
+	before, err := b.settle(float64(b.n))
+	if err != nil {
+		return err
+	}
+	b.r.RestartWrites = before.writes
+	for i := range b.n {
+		patch := []byte(`{"metadata":{"annotations":{"bench.example.org/noop":"1"}}}`)
+		if err := b.c.Patch(b.ctx, frontend("op", i), client.RawPatch("application/merge-patch+json", patch)); err != nil {
+			return err
+		}
+	}
+	after, err := b.settle(before.reconciles + float64(b.n))
+	if err != nil {
+		return err
+	}
+	b.r.NoopWrites = after.writes - before.writes
+	return nil
+}
+
+// updates times image changes on single frontends until their StatefulSet has them.
+func (b *benchRun) updates(count int) error {
+	var lat []float64
+	for i := range count {
+		fe := frontend("op", i)
+		img := fmt.Sprintf("registry.example.org/opennebula:7.2.%d", 100+i)
+		patch := []byte(`{"spec":{"image":"` + img + `"}}`)
+		t0 := time.Now()
+		if err := b.c.Patch(b.ctx, fe, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+			return err
+		}
+		for {
+			sts := &appsv1.StatefulSet{}
+			err := b.c.Get(b.ctx, client.ObjectKey{Namespace: "op", Name: fe.Name}, sts)
+			if err == nil && sts.Spec.Template.Spec.Containers[0].Image == img {
+				break
+			}
+			if time.Since(t0) > time.Minute {
+				return fmt.Errorf("update of %s not applied within a minute", fe.Name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		lat = append(lat, float64(time.Since(t0).Microseconds())/1000)
+	}
+	b.r.UpdateP50Millis, b.r.UpdateP99Millis = percentile(lat, 50), percentile(lat, 99)
+	return nil
+}
+
+// unrelated measures memory again with unrelated Secrets and ConfigMaps in the cluster:
+// the cache holds only the operator's own objects, so it must not grow.
+func (b *benchRun) unrelated(count int) error {
+	for i := range count {
+		name := fmt.Sprintf("unrelated-%d", i)
+		data := map[string]string{"payload": strings.Repeat("x", 1024)}
+		om := metav1.ObjectMeta{Name: name, Namespace: "unrelated"}
+		if err := b.c.Create(b.ctx, &corev1.ConfigMap{ObjectMeta: om, Data: data}); err != nil {
+			return err
+		}
+		if err := b.c.Create(b.ctx, &corev1.Secret{ObjectMeta: om, StringData: data}); err != nil {
+			return err
+		}
+	}
+	if err := b.restartManager(); err != nil {
+		return err
+	}
+	ms, err := b.settle(float64(b.n))
+	if err != nil {
+		return err
+	}
+	b.r.RSSUnrelatedBytes, b.r.HeapUnrelatedBytes = ms.rss, ms.heap
+	return nil
+}
+
+// createRaw creates the children of n frontends straight from the builders.
+func createRaw(ctx context.Context, c client.Client, ns, prefix string, n int) error {
+	for i := range n {
+		fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: ns}}
+		for _, child := range builder.Build(fe, builder.Options{}) {
+			gvk, err := apiutil.GVKForObject(child, scheme)
+			if err != nil {
+				return err
+			}
+			norm, err := apply.Normalize(child, gvk)
+			if err != nil {
+				return err
+			}
+			if err := c.Create(ctx, norm.Object); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func runEnv(env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = rootDir
+	cmd.Env = append(os.Environ(), env...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}
+
+func frontend(ns string, i int) *opennebulav1alpha1.OpenNebulaFrontend {
+	return &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("fe-%d", i), Namespace: ns}}
+}
+
+func waitStatefulSetsReady(ctx context.Context, c client.Client, ns string, n int) error {
+	return poll(10*time.Minute, func() (bool, error) {
+		list := &appsv1.StatefulSetList{}
+		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		ready := 0
+		for _, s := range list.Items {
+			if s.Status.ReadyReplicas == 1 {
+				ready++
+			}
+		}
+		return ready == n, nil
+	})
+}
+
+func waitFrontendsReady(ctx context.Context, c client.Client, ns string, n int) error {
+	return poll(10*time.Minute, func() (bool, error) {
+		list := &opennebulav1alpha1.OpenNebulaFrontendList{}
+		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		ready := 0
+		for _, fe := range list.Items {
+			if fe.Status.ObservedGeneration == fe.Generation &&
+				meta.IsStatusConditionTrue(fe.Status.Conditions, opennebulav1alpha1.ConditionReady) {
+				ready++
+			}
+		}
+		return ready == n, nil
+	})
+}
+
+func poll(timeout time.Duration, f func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := f()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done within %s", timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type manager struct {
+	cmd     *exec.Cmd
+	url     string
+	started time.Time
+	log     *os.File
+}
+
+func startManager(kcfg string) (*manager, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	logf, err := os.CreateTemp("", "bench-manager-*.log")
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"--metrics-bind-address=" + addr, "--metrics-secure=false", "--health-probe-bind-address=127.0.0.1:0"}, mgrFlags...)
+	cmd := exec.Command(filepath.Join(rootDir, "bin", "manager"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kcfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	m := &manager{cmd: cmd, url: "http://" + addr + "/metrics", started: time.Now(), log: logf}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return m, poll(time.Minute, func() (bool, error) {
+		resp, err := http.Get(m.url)
+		if err != nil {
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+}
+
+func (m *manager) stop() {
+	if m.cmd.ProcessState != nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(os.Interrupt)
+	_ = m.cmd.Wait()
+	_ = m.log.Close()
+}
+
+type scraped struct {
+	requests                                                        map[string]float64
+	writes, gets, conflicts, reconciles, reconcileErrors, rss, heap float64
+}
+
+func (m *manager) scrape() (scraped, error) {
+	s := scraped{requests: map[string]float64{}}
+	resp, err := http.Get(m.url)
+	if err != nil {
+		return s, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return s, err
+	}
+	for name, f := range families {
+		for _, mt := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range mt.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			var v float64
+			switch {
+			case mt.GetCounter() != nil:
+				v = mt.GetCounter().GetValue()
+			case mt.GetGauge() != nil:
+				v = mt.GetGauge().GetValue()
+			}
+			switch name {
+			case "opennebula_operator_api_requests_total":
+				key := labels["verb"] + " " + labels["resource"]
+				s.requests[key] += v
+				switch labels["verb"] {
+				case "create", "update", "patch", "delete":
+					s.writes += v
+				case "get":
+					s.gets += v
+				}
+				if labels["code"] == "conflict" {
+					s.conflicts += v
+				}
+			case "controller_runtime_reconcile_total":
+				if labels["controller"] == "opennebulafrontend" {
+					s.reconciles += v
+				}
+			case "controller_runtime_reconcile_errors_total":
+				if labels["controller"] == "opennebulafrontend" {
+					s.reconcileErrors += v
+				}
+			case "process_resident_memory_bytes":
+				s.rss = v
+			case "go_memstats_heap_inuse_bytes":
+				s.heap = v
+			}
+		}
+	}
+	return s, nil
+}
+
+func (m *manager) waitFirstReconcile() (float64, error) {
+	err := poll(time.Minute, func() (bool, error) {
+		s, err := m.scrape()
+		return err == nil && s.reconciles > 0, nil
+	})
+	return float64(time.Since(m.started).Milliseconds()), err
+}
+
+func (m *manager) waitReconciles(atLeast float64) error {
+	return poll(10*time.Minute, func() (bool, error) {
+		s, err := m.scrape()
+		return err == nil && s.reconciles >= atLeast, nil
+	})
+}
+
+// quiesce waits until the manager has issued no request for two seconds.
+func (m *manager) quiesce() error {
+	var last float64 = -1
+	stableSince := time.Now()
+	return poll(5*time.Minute, func() (bool, error) {
+		s, err := m.scrape()
+		if err != nil {
+			return false, err
+		}
+		total := s.reconciles
+		for _, v := range s.requests {
+			total += v
+		}
+		if total != last {
+			last, stableSince = total, time.Now()
+			return false, nil
+		}
+		return time.Since(stableSince) > 2*time.Second, nil
+	})
+}
+
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return round2(s[max(0, min(i, len(s)-1))])
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+func writeReport(out string, rep Report) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out+".json", append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	var md strings.Builder
+	mib := func(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
+	fmt.Fprintf(&md, "# Benchmarks\n\nGenerated by `%s` on %s (%s). Raw figures: [benchmarks.json](benchmarks.json).\n\n",
+		rep.Command, rep.Date, rep.Machine)
+	md.WriteString("Each N runs on a fresh local cluster (real etcd, kube-apiserver, kube-controller-manager and " +
+		"kube-scheduler with QPS limits off, kwok nodes, 50 frontends per node) with the real manager binary (" +
+		strings.Join(rep.ManagerFlags, " ") + fmt.Sprintf("), %.1f MiB. ", float64(rep.BinaryBytes)/(1<<20)) +
+		"The **raw limit** creates the same children (the builders' output) directly with one client at the " +
+		"manager's QPS/burst and waits for the same thing: every StatefulSet's pod ready. The machine is noisy: " +
+		"read ratios, not absolute times.\n\n")
+	md.WriteString("## Convergence and cost\n\n| N | raw limit | operator | operator / raw | writes per frontend (minimum) | GETs (cache misses) | conflicts | reconcile errors | reconciles |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rep.Results {
+		fmt.Fprintf(&md, "| %d | %.1f s | %.1f s | %.2f | %.2f (%.0f) | %.0f | %.0f | %.0f | %.0f |\n", r.N, r.RawSeconds, r.OperatorSeconds,
+			r.Ratio, r.WritesPerFrontend, r.MinWritesPerFrontend, r.ExtraGets, r.Conflicts, r.ReconcileErrors, r.Reconciles)
+	}
+	md.WriteString("\nThe minimum is one create per child (headless Service, external Service, StatefulSet) and one status " +
+		"write. Requests per frontend during creation, by verb and resource (watches and lists excluded):\n\n")
+	for _, r := range rep.Results {
+		keys := make([]string, 0, len(r.RequestsPerFrontend))
+		for k := range r.RequestsPerFrontend {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, r.RequestsPerFrontend[k]))
+		}
+		fmt.Fprintf(&md, "- N=%d: %s\n", r.N, strings.Join(parts, ", "))
+	}
+	md.WriteString("\n## Steady state\n\n| N | writes after a restart (full resync) | writes after a no-op change on every frontend |\n|---|---|---|\n")
+	for _, r := range rep.Results {
+		fmt.Fprintf(&md, "| %d | %.0f | %.0f |\n", r.N, r.RestartWrites, r.NoopWrites)
+	}
+	md.WriteString("\n## Memory\n\n| N | RSS | Go heap in use | heap per frontend | RSS with unrelated objects | heap with unrelated objects |\n|---|---|---|---|---|---|\n")
+	for _, r := range rep.Results {
+		fmt.Fprintf(&md, "| %d | %s | %s | %.1f KiB | %s | %s (%d Secrets + %d ConfigMaps of 1 KiB) |\n", r.N, mib(r.RSSBytes), mib(r.HeapBytes),
+			r.BytesPerFrontend/1024, mib(r.RSSUnrelatedBytes), mib(r.HeapUnrelatedBytes), r.Unrelated, r.Unrelated)
+	}
+	md.WriteString("\n## Latency and startup\n\n| N | image change to StatefulSet updated, p50 | p99 | changes timed | process start to first reconcile |\n|---|---|---|---|---|\n")
+	for _, r := range rep.Results {
+		fmt.Fprintf(&md, "| %d | %.0f ms | %.0f ms | %d | %.0f ms |\n", r.N, r.UpdateP50Millis, r.UpdateP99Millis, r.Updates, r.StartupMillis)
+	}
+	return os.WriteFile(out+".md", []byte(md.String()), 0o644)
+}
