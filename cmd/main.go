@@ -92,6 +92,9 @@ func runManager() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"If set, HTTP/2 will be enabled for the metrics and webhook servers")
 	var clusterDomain, leaderElectionNamespace string
+	var checkOned bool
+	flag.BoolVar(&checkOned, "check-oned", os.Getenv("KUBERNETES_SERVICE_HOST") != "",
+		"Dial each ready frontend's oned to report the OnedReachable condition (default: when running in a cluster).")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election lease; defaults to the pod's namespace (required outside a cluster).")
 	var maxConcurrentReconciles int
@@ -208,6 +211,7 @@ func runManager() {
 	builderOpts.ClusterDomain = clusterDomain
 	if err := (&controller.OpenNebulaFrontendReconciler{
 		Client:    mgr.GetClient(),
+		CheckOned: checkOned,
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  recorder,

@@ -34,10 +34,24 @@ const (
 	DefaultServiceType = corev1.ServiceTypeClusterIP
 	// DefaultPersistenceSize is the size of the /var/lib/one volume.
 	DefaultPersistenceSize = "20Gi"
+	// DefaultMariaDBImage is the managed database's image (the official image).
+	DefaultMariaDBImage = "docker.io/library/mariadb:11.4"
+	// DefaultMariaDBSize is the size of the managed database's volume.
+	DefaultMariaDBSize = "8Gi"
+	// DefaultDatabaseName, DefaultDatabaseUser and DefaultDatabasePort are the chart's.
+	DefaultDatabaseName = "opennebula"
+	DefaultDatabaseUser = "oneadmin"
+	DefaultDatabasePort = 3306
+	// DefaultProxyImage is the FireEdge proxy sidecar's image (the chart's).
+	DefaultProxyImage = "docker.io/library/nginx:1.27-alpine"
+	// MonitorAddressAuto asks the operator to advertise the external Service's
+	// LoadBalancer address to the hypervisors once it is assigned.
+	MonitorAddressAuto = "auto"
 )
 
 // OpenNebulaFrontendSpec is the desired state of one OpenNebula frontend: oned, monitord,
 // FireEdge, OneFlow, OneGate and SSH in one pod, with /var/lib/one on a persistent volume.
+// +kubebuilder:validation:XValidation:rule="!has(self.monitorAddress) || self.monitorAddress != 'auto' || self.service.type == 'LoadBalancer'",message="monitorAddress: auto needs service.type LoadBalancer (it advertises the LoadBalancer's address); set an explicit address otherwise"
 type OpenNebulaFrontendSpec struct {
 	// image is the frontend container image. When empty the operator uses its
 	// RELATED_IMAGE_OPENNEBULA environment variable (the OLM convention for disconnected
@@ -49,21 +63,211 @@ type OpenNebulaFrontendSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.contains(' ')",message="image must not contain spaces"
 	Image string `json:"image,omitempty"`
 
+	// imagePullPolicy of every container of the frontend pod; Kubernetes' default when empty.
+	// +optional
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+
+	// imagePullSecrets for the frontend's and the managed database's images.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// admin configures the oneadmin account.
+	// +optional
+	Admin AdminSpec `json:"admin,omitempty"`
+
+	// database is where oned keeps its state: a MariaDB the operator runs (default), an
+	// external MySQL/MariaDB, or SQLite (evaluation only). The backend cannot be changed
+	// after creation: OpenNebula cannot move its data between backends.
+	// +optional
+	// +kubebuilder:default={backend: "MariaDB"}
+	Database DatabaseSpec `json:"database,omitempty"`
+
+	// hostname is oned's HOSTNAME, the name hypervisors use to reach the frontend for
+	// driver operations. Default: the pod's stable DNS name
+	// <name>-0.<name>-headless.<namespace>.svc.cluster.local, which only resolves inside the
+	// cluster: set it when the hypervisors are outside.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$`
+	Hostname string `json:"hostname,omitempty"`
+
+	// monitorAddress is monitord's MONITOR_ADDRESS, where hypervisor probes send their
+	// data: an IP address or DNS name, or "auto" for the external Service's LoadBalancer
+	// address (needs service.type LoadBalancer; the pod is rolled once when the address is
+	// assigned). Empty keeps the image's default, which inside Kubernetes usually
+	// advertises a node address after SNAT: wrong for hypervisors outside the cluster.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(auto|[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?)$`
+	MonitorAddress string `json:"monitorAddress,omitempty"`
+
 	// service configures the external Service that exposes every frontend port (oned,
 	// FireEdge, OneFlow, OneGate, monitord TCP+UDP, SSH) to users and hypervisors.
 	// +optional
-	// +kubebuilder:default={}
+	// +kubebuilder:default={type: "ClusterIP"}
 	Service ExternalServiceSpec `json:"service,omitempty"`
 
-	// persistence configures the volume mounted at /var/lib/one (credentials, datastores,
+	// persistence configures the volume mounted at /var/lib/one (datastores, remotes,
 	// SSH keys, the SQLite database). It is created from the StatefulSet's
 	// volumeClaimTemplate and is never deleted by the operator.
 	// +optional
 	// +kubebuilder:default={}
 	Persistence PersistenceSpec `json:"persistence,omitempty"`
+
+	// ssh configures oneadmin's SSH key pair and the SSH server hypervisors copy data
+	// back to (port 22).
+	// +optional
+	SSH SSHSpec `json:"ssh,omitempty"`
+
+	// fireEdgeProxy runs an nginx sidecar in front of FireEdge that rewrites FireEdge's
+	// __HOST__ placeholder to the address users browse to; the external Service's
+	// fireedge port then targets the proxy.
+	// +optional
+	// +kubebuilder:default={}
+	FireEdgeProxy FireEdgeProxySpec `json:"fireEdgeProxy,omitempty"`
+
+	// ingress publishes FireEdge (Sunstone at /fireedge/sunstone) through an Ingress.
+	// +optional
+	Ingress IngressSpec `json:"ingress,omitempty"`
+
+	// pod customises the frontend pod.
+	// +optional
+	Pod PodSpec `json:"pod,omitempty"`
+
+	// probes replace the frontend container's default probes (startup: oned listening,
+	// up to 15 minutes for the first boot; liveness: oned listening; readiness: `oneuser
+	// show 0` answers). A probe given here replaces the default one as a whole.
+	// +optional
+	Probes ProbesSpec `json:"probes,omitempty"`
+
+	// secretRetentionPolicy says what happens to the Secrets the operator generated
+	// (oneadmin and database passwords, SSH key pair) when the frontend is deleted:
+	// Retain (default) keeps them, so a frontend re-created with the same name finds the
+	// credentials its retained volume was initialised with; Delete removes them with it.
+	// +optional
+	// +kubebuilder:default=Retain
+	// +kubebuilder:validation:Enum=Retain;Delete
+	SecretRetentionPolicy SecretRetentionPolicy `json:"secretRetentionPolicy,omitempty"`
+}
+
+// SecretRetentionPolicy is Retain or Delete.
+type SecretRetentionPolicy string
+
+// The secret retention policies.
+const (
+	SecretRetentionRetain SecretRetentionPolicy = "Retain"
+	SecretRetentionDelete SecretRetentionPolicy = "Delete"
+)
+
+// SecretKeySelector names a key of a Secret in the frontend's namespace.
+type SecretKeySelector struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// key in the Secret's data.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// AdminSpec configures the oneadmin account.
+type AdminSpec struct {
+	// passwordSecretRef points at the initial oneadmin password (used on the first boot
+	// only, as OpenNebula writes it to one_auth then). When empty the operator generates
+	// one in the Secret <name>-oneadmin (key "password"), once, and never regenerates it.
+	// +optional
+	PasswordSecretRef *SecretKeySelector `json:"passwordSecretRef,omitempty"`
+}
+
+// DatabaseBackend is MariaDB, External or SQLite.
+type DatabaseBackend string
+
+// The database backends.
+const (
+	DatabaseMariaDB  DatabaseBackend = "MariaDB"
+	DatabaseExternal DatabaseBackend = "External"
+	DatabaseSQLite   DatabaseBackend = "SQLite"
+)
+
+// DatabaseSpec chooses and configures oned's database.
+// +kubebuilder:validation:XValidation:rule="self.backend != 'External' || has(self.external)",message="database.external is required when database.backend is External"
+// +kubebuilder:validation:XValidation:rule="self.backend == 'External' || !has(self.external)",message="database.external is only valid when database.backend is External"
+// +kubebuilder:validation:XValidation:rule="self.backend == 'MariaDB' || !has(self.mariadb)",message="database.mariadb is only valid when database.backend is MariaDB"
+type DatabaseSpec struct {
+	// backend: MariaDB (default: a MariaDB the operator runs next to the frontend, as the
+	// Helm chart did), External (a MySQL/MariaDB you run), or SQLite (evaluation only).
+	// Immutable.
+	// +optional
+	// +kubebuilder:default=MariaDB
+	// +kubebuilder:validation:Enum=MariaDB;External;SQLite
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="database.backend is immutable: OpenNebula cannot move its data to another backend"
+	Backend DatabaseBackend `json:"backend,omitempty"`
+
+	// mariadb configures the managed MariaDB (backend MariaDB).
+	// +optional
+	MariaDB *ManagedMariaDBSpec `json:"mariadb,omitempty"`
+
+	// external is the MySQL/MariaDB to connect to (backend External).
+	// +optional
+	External *ExternalDatabaseSpec `json:"external,omitempty"`
+}
+
+// ManagedMariaDBSpec configures the MariaDB the operator runs. Its credentials are
+// generated into the Secret <name>-mariadb.
+type ManagedMariaDBSpec struct {
+	// image of MariaDB. Default docker.io/library/mariadb:11.4.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+	// size of the database volume. Default 8Gi.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="quantity(self).isGreaterThan(quantity('0'))",message="size must be greater than zero"
+	Size *resource.Quantity `json:"size,omitempty"`
+	// storageClassName of the database volume; the cluster's default when empty.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+	// resources of the MariaDB container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// ExternalDatabaseSpec is a MySQL/MariaDB the user runs. oned wants READ COMMITTED
+// isolation and about 40 connections (25 for oned, 15 for monitord).
+type ExternalDatabaseSpec struct {
+	// host name or address of the database server.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Host string `json:"host"`
+	// port of the database server. Default 3306.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+	// name of the database. Default opennebula.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name,omitempty"`
+	// user to connect as. Default oneadmin.
+	// +optional
+	// +kubebuilder:validation:MaxLength=80
+	User string `json:"user,omitempty"`
+	// passwordSecretRef points at the user's password.
+	// +required
+	PasswordSecretRef SecretKeySelector `json:"passwordSecretRef"`
 }
 
 // ExternalServiceSpec configures the Service that users and hypervisors connect to.
+// +kubebuilder:validation:XValidation:rule="!has(self.nodePorts) || self.type != 'ClusterIP'",message="service.nodePorts needs service.type NodePort or LoadBalancer"
+// +kubebuilder:validation:XValidation:rule="self.type == 'LoadBalancer' || (!has(self.loadBalancerClass) && !has(self.loadBalancerSourceRanges))",message="service.loadBalancerClass and service.loadBalancerSourceRanges need service.type LoadBalancer"
+// +kubebuilder:validation:XValidation:rule="!has(self.externalTrafficPolicy) || self.type != 'ClusterIP'",message="service.externalTrafficPolicy needs service.type NodePort or LoadBalancer"
 type ExternalServiceSpec struct {
 	// type is the Kubernetes Service type: ClusterIP (in-cluster only), NodePort or
 	// LoadBalancer. Hypervisors outside the cluster need NodePort or LoadBalancer; note that
@@ -72,6 +276,36 @@ type ExternalServiceSpec struct {
 	// +kubebuilder:default=ClusterIP
 	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
 	Type corev1.ServiceType `json:"type,omitempty"`
+	// annotations of the Service (load balancer settings of your cloud, for example).
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// labels of the Service, added to the operator's own.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// loadBalancerClass selects a load balancer implementation. Immutable once set, as
+	// Kubernetes makes it.
+	// +optional
+	LoadBalancerClass *string `json:"loadBalancerClass,omitempty"`
+	// loadBalancerSourceRanges restricts the client addresses (CIDRs) the load balancer
+	// accepts.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	LoadBalancerSourceRanges []string `json:"loadBalancerSourceRanges,omitempty"`
+	// externalTrafficPolicy: Cluster or Local (keeps client addresses; monitord and SSH
+	// see the hypervisors' real addresses).
+	// +optional
+	// +kubebuilder:validation:Enum=Cluster;Local
+	ExternalTrafficPolicy corev1.ServiceExternalTrafficPolicy `json:"externalTrafficPolicy,omitempty"`
+	// nodePorts pins node ports by port name (oned, fireedge, oneflow, onegate,
+	// monitord-tcp, monitord-udp, ssh); unlisted ports get one allocated. Hypervisors learn
+	// monitord's port from the frontend's configuration, which says 4124: a node port
+	// other than 4124 for monitord breaks monitoring.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=7
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['oned', 'fireedge', 'oneflow', 'onegate', 'monitord-tcp', 'monitord-udp', 'ssh'])",message="service.nodePorts keys must be port names: oned, fireedge, oneflow, onegate, monitord-tcp, monitord-udp, ssh"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k] >= 1 && self[k] <= 65535)",message="service.nodePorts values must be ports (1-65535)"
+	NodePorts map[string]int32 `json:"nodePorts,omitempty"`
 }
 
 // PersistenceSpec configures the persistent volume for /var/lib/one.
@@ -81,6 +315,146 @@ type PersistenceSpec struct {
 	// +kubebuilder:default="20Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(self).isGreaterThan(quantity('0'))",message="size must be greater than zero"
 	Size *resource.Quantity `json:"size,omitempty"`
+	// storageClassName of the volume; the cluster's default StorageClass when empty.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+	// accessMode of the volume. Default ReadWriteOnce.
+	// +optional
+	// +kubebuilder:validation:Enum=ReadWriteOnce;ReadWriteOncePod;ReadWriteMany
+	AccessMode corev1.PersistentVolumeAccessMode `json:"accessMode,omitempty"`
+}
+
+// SSHSpec configures oneadmin's key pair and the SSH server.
+type SSHSpec struct {
+	// keySecretRef names a Secret holding oneadmin's key pair under the keys
+	// ssh-privatekey and ssh-publickey. When empty the operator generates a pair into the
+	// Secret <name>-ssh, once, and never regenerates it. The public key is what the
+	// hypervisors' oneadmin must authorise.
+	// +optional
+	KeySecretRef *corev1.LocalObjectReference `json:"keySecretRef,omitempty"`
+	// image of the SSH server sidecar, which must contain /usr/sbin/sshd and a oneadmin
+	// user (UID 9869, home /var/lib/one), like OpenNebula frontend images built with
+	// openssh-server. Default: the frontend image. Its host keys are kept on the
+	// /var/lib/one volume, so hypervisors' known_hosts stay valid across restarts.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+}
+
+// FireEdgeProxySpec configures the nginx sidecar in front of FireEdge.
+type FireEdgeProxySpec struct {
+	// enabled runs the proxy (the Helm chart's default).
+	// +optional
+	// +kubebuilder:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+	// publicURL replaces __HOST__ in FireEdge's responses; empty uses the scheme and host
+	// of each request, which is right unless a proxy in front rewrites them.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="fireEdgeProxy.publicURL must be a URL"
+	PublicURL string `json:"publicURL,omitempty"`
+	// image of nginx. Default docker.io/library/nginx:1.27-alpine.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+	// resources of the proxy container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// IngressSpec publishes FireEdge through an Ingress.
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsSecretName) || has(self.host)",message="ingress.tlsSecretName needs ingress.host"
+type IngressSpec struct {
+	// host the Ingress answers for; every host when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Host string `json:"host,omitempty"`
+	// className of the IngressClass; the cluster's default when empty.
+	// +optional
+	ClassName *string `json:"className,omitempty"`
+	// annotations of the Ingress (for the controller and cert-manager, for example).
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// tlsSecretName names the Secret with the TLS certificate for host; plain HTTP when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+	// enabled creates the Ingress.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+}
+
+// PodSpec customises the frontend pod. Lists are used as given (no defaults inside).
+type PodSpec struct {
+	// labels added to the pod (the operator's own labels win on conflict).
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// annotations added to the pod.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// resources of the frontend container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	// securityContext of the pod. Default: fsGroup 9869 (oneadmin), fsGroupChangePolicy
+	// OnRootMismatch; a securityContext given here replaces it, with fsGroup 9869 added
+	// when it has none.
+	// +optional
+	SecurityContext *corev1.PodSecurityContext `json:"securityContext,omitempty"`
+	// containerSecurityContext of the frontend container.
+	// +optional
+	ContainerSecurityContext *corev1.SecurityContext `json:"containerSecurityContext,omitempty"`
+	// nodeSelector of the pod.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// tolerations of the pod.
+	// +optional
+	// +listType=atomic
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// affinity of the pod.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// topologySpreadConstraints of the pod.
+	// +optional
+	// +listType=atomic
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	// priorityClassName of the pod.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+	// serviceAccountName of the pod; its token is mounted only when this is set.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// env added to the frontend container (after the operator's, so it can override them).
+	// +optional
+	// +listType=atomic
+	Env []corev1.EnvVar `json:"env,omitempty"`
+	// envFrom of the frontend container.
+	// +optional
+	// +listType=atomic
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+	// volumes added to the pod.
+	// +optional
+	// +listType=atomic
+	Volumes []corev1.Volume `json:"volumes,omitempty"`
+	// volumeMounts added to the frontend container.
+	// +optional
+	// +listType=atomic
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+}
+
+// ProbesSpec replaces the frontend container's probes.
+type ProbesSpec struct {
+	// startup probe.
+	// +optional
+	Startup *corev1.Probe `json:"startup,omitempty"`
+	// liveness probe.
+	// +optional
+	Liveness *corev1.Probe `json:"liveness,omitempty"`
+	// readiness probe.
+	// +optional
+	Readiness *corev1.Probe `json:"readiness,omitempty"`
 }
 
 // Condition types reported in status.conditions. They are an API: users and Argo CD
@@ -90,16 +464,32 @@ const (
 	ConditionReady = "Ready"
 	// ConditionProgressing is True while the children are being created or rolled out.
 	ConditionProgressing = "Progressing"
+	// ConditionDegraded is True when the operator cannot make the children match the spec
+	// for a reason the user must fix (a missing Secret or key, a missing StorageClass, an
+	// object in the way); the reason and message say which.
+	ConditionDegraded = "Degraded"
+	// ConditionOnedReachable says whether oned answers on 2633 through the external
+	// Service, when the operator can reach it (Unknown otherwise).
+	ConditionOnedReachable = "OnedReachable"
 )
 
 // Condition reasons. Stable, CamelCase, part of the API like the types.
 const (
-	ReasonAllReplicasReady   = "AllReplicasReady"
-	ReasonReplicasNotReady   = "ReplicasNotReady"
-	ReasonRolloutInProgress  = "RolloutInProgress"
-	ReasonRolloutComplete    = "RolloutComplete"
-	ReasonReconcileFailed    = "ReconcileFailed"
-	ReasonStatefulSetMissing = "StatefulSetMissing"
+	ReasonAllReplicasReady    = "AllReplicasReady"
+	ReasonReplicasNotReady    = "ReplicasNotReady"
+	ReasonRolloutInProgress   = "RolloutInProgress"
+	ReasonRolloutComplete     = "RolloutComplete"
+	ReasonReconcileFailed     = "ReconcileFailed"
+	ReasonStatefulSetMissing  = "StatefulSetMissing"
+	ReasonAsExpected          = "AsExpected"
+	ReasonSecretMissing       = "SecretMissing"
+	ReasonSecretKeyMissing    = "SecretKeyMissing"
+	ReasonStorageClassMissing = "StorageClassMissing"
+	ReasonChildNotOwned       = "ChildNotOwned"
+	ReasonOnedAnswers         = "OnedAnswers"
+	ReasonOnedUnreachable     = "OnedUnreachable"
+	ReasonNotChecked          = "NotChecked"
+	ReasonLoadBalancerPending = "LoadBalancerPending"
 )
 
 // OpenNebulaFrontendStatus is the observed state of the frontend.
@@ -126,14 +516,53 @@ type OpenNebulaFrontendStatus struct {
 	// image is the image the StatefulSet's pod template runs.
 	// +optional
 	Image string `json:"image,omitempty"`
+
+	// version is the OpenNebula version of image (its tag).
+	// +optional
+	Version string `json:"version,omitempty"`
+
+	// endpoints are where to reach the frontend.
+	// +optional
+	Endpoints Endpoints `json:"endpoints,omitempty"`
+
+	// hostname is the HOSTNAME oned advertises to hypervisors.
+	// +optional
+	Hostname string `json:"hostname,omitempty"`
+
+	// monitorAddress is the MONITOR_ADDRESS hypervisor probes send their data to; empty
+	// while "auto" waits for the LoadBalancer address.
+	// +optional
+	MonitorAddress string `json:"monitorAddress,omitempty"`
+
+	// adminPasswordSecret names the Secret holding the oneadmin password.
+	// +optional
+	AdminPasswordSecret string `json:"adminPasswordSecret,omitempty"`
+
+	// sshKeySecret names the Secret holding oneadmin's SSH key pair; authorise its
+	// ssh-publickey on the hypervisors.
+	// +optional
+	SSHKeySecret string `json:"sshKeySecret,omitempty"`
+}
+
+// Endpoints lists where the frontend answers.
+type Endpoints struct {
+	// fireEdge is Sunstone's URL, through the Ingress when there is one.
+	// +optional
+	FireEdge string `json:"fireEdge,omitempty"`
+	// oned is the XML-RPC endpoint inside the cluster.
+	// +optional
+	Oned string `json:"oned,omitempty"`
+	// onedExternal is the XML-RPC endpoint through the LoadBalancer, once it has an address.
+	// +optional
+	OnedExternal string `json:"onedExternal,omitempty"`
 }
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=onefe,categories=opennebula
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
-// +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service.type`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoints.fireEdge`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && self.metadata.name.size() <= 63",message="metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters): it names the frontend's Services"
 

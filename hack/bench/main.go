@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	appsv1 "k8s.io/api/apps/v1"
@@ -34,6 +35,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -100,6 +102,7 @@ func main() {
 	}
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(opennebulav1alpha1.AddToScheme(scheme))
+	ctrl.SetLogger(logr.Discard())
 	var err error
 	if rootDir, err = os.Getwd(); err != nil {
 		fatal(err)
@@ -227,7 +230,7 @@ func (b *benchRun) setup() error {
 	if err := createRaw(b.ctx, b.c, "unrelated", "warmup", 3); err != nil {
 		return err
 	}
-	if err := waitStatefulSetsReady(b.ctx, b.c, "unrelated", 3); err != nil {
+	if err := waitStatefulSetsReady(b.ctx, b.c, "unrelated", 3*statefulSetsPerFrontend()); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	for _, kind := range []client.Object{&appsv1.StatefulSet{}, &corev1.Service{}} {
@@ -245,7 +248,7 @@ func (b *benchRun) raw() error {
 	if err := createRaw(b.ctx, b.c, "raw", "fe", b.n); err != nil {
 		return err
 	}
-	if err := waitStatefulSetsReady(b.ctx, b.c, "raw", b.n); err != nil {
+	if err := waitStatefulSetsReady(b.ctx, b.c, "raw", b.n*statefulSetsPerFrontend()); err != nil {
 		return fmt.Errorf("raw: %w", err)
 	}
 	b.r.RawSeconds = time.Since(start).Seconds()
@@ -397,11 +400,28 @@ func (b *benchRun) unrelated(count int) error {
 	return nil
 }
 
+// statefulSetsPerFrontend counts the StatefulSets one default frontend has (the
+// frontend's, and the managed database's).
+func statefulSetsPerFrontend() int {
+	n := 0
+	for _, o := range builder.Build(frontend("x", 0), builder.Options{}, builder.Inputs{}) {
+		if _, ok := o.(*appsv1.StatefulSet); ok {
+			n++
+		}
+	}
+	return n
+}
+
 // createRaw creates the children of n frontends straight from the builders.
 func createRaw(ctx context.Context, c client.Client, ns, prefix string, n int) error {
 	for i := range n {
 		fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: ns}}
-		for _, child := range builder.Build(fe, builder.Options{}) {
+		children := builder.Build(fe, builder.Options{}, builder.Inputs{})
+		for _, gen := range builder.GeneratedSecrets(fe) {
+			gen.Secret.StringData = map[string]string{"placeholder": "raw benchmark"}
+			children = append([]client.Object{gen.Secret}, children...)
+		}
+		for _, child := range children {
 			gvk, err := apiutil.GVKForObject(child, scheme)
 			if err != nil {
 				return err

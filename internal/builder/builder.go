@@ -5,8 +5,11 @@ package builder
 
 import (
 	"cmp"
+	"maps"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
@@ -22,17 +25,38 @@ type Options struct {
 	ClusterDomain string
 }
 
+// Inputs are facts the reconciler observed in the cluster that the desired state
+// depends on. Render passes the zero value.
+type Inputs struct {
+	// LoadBalancerAddress is the external Service's LoadBalancer ingress IP or hostname,
+	// for monitorAddress "auto"; empty until the load balancer assigns one.
+	LoadBalancerAddress string
+}
+
+// TypeMeta of the kinds the builders produce.
+var (
+	serviceType     = metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}
+	statefulSetType = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"}
+)
+
 // DefaultClusterDomain is the DNS domain of nearly every Kubernetes cluster.
 const DefaultClusterDomain = "cluster.local"
 
 // Build returns every child of the frontend, in the order they are applied: the
-// Services first (so the pods' DNS names exist when they start), then the StatefulSet.
-func Build(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) []client.Object {
-	return []client.Object{
-		HeadlessService(fe),
-		ExternalService(fe),
-		StatefulSet(fe, opts),
+// configuration and the database first, the Services (so the pods' DNS names exist when
+// they start), then the StatefulSet and the Ingress. The generated Secrets are not among
+// them: they are created once by the reconciler (see GeneratedSecrets), never applied.
+func Build(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) []client.Object {
+	var out []client.Object
+	out = append(out, ConfigMap(fe))
+	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB {
+		out = append(out, MariaDBService(fe), MariaDBStatefulSet(fe))
 	}
+	out = append(out, HeadlessService(fe), ExternalService(fe), StatefulSet(fe, opts, in))
+	if fe.Spec.Ingress.Enabled {
+		out = append(out, Ingress(fe))
+	}
+	return out
 }
 
 // Image is the frontend image the pods run.
@@ -40,11 +64,39 @@ func Image(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) string {
 	return cmp.Or(fe.Spec.Image, opts.DefaultImage, opennebulav1alpha1.DefaultImage)
 }
 
-// persistenceSize is spec.persistence.size, or the schema's default when the object did
-// not pass through the API server (render).
-func persistenceSize(fe *opennebulav1alpha1.OpenNebulaFrontend) resource.Quantity {
-	if fe.Spec.Persistence.Size != nil {
-		return *fe.Spec.Persistence.Size
+// Version is the OpenNebula version an image runs: its tag, without a digest.
+func Version(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image = image[:i]
 	}
-	return resource.MustParse(opennebulav1alpha1.DefaultPersistenceSize)
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[i+1:]
+	}
+	return "latest"
+}
+
+// DatabaseBackend is spec.database.backend, or the schema's default.
+func DatabaseBackend(fe *opennebulav1alpha1.OpenNebulaFrontend) opennebulav1alpha1.DatabaseBackend {
+	return cmp.Or(fe.Spec.Database.Backend, opennebulav1alpha1.DatabaseMariaDB)
+}
+
+// ProxyEnabled reports whether the FireEdge proxy sidecar runs (the schema's default: yes).
+func ProxyEnabled(fe *opennebulav1alpha1.OpenNebulaFrontend) bool {
+	return fe.Spec.FireEdgeProxy.Enabled == nil || *fe.Spec.FireEdgeProxy.Enabled
+}
+
+// quantityOr is q, or def when q is unset (the object did not pass the API server).
+func quantityOr(q *resource.Quantity, def string) resource.Quantity {
+	if q != nil {
+		return *q
+	}
+	return resource.MustParse(def)
+}
+
+// mergeLabels returns extra with ours laid over it: the operator's labels win.
+func mergeLabels(extra, ours map[string]string) map[string]string {
+	out := make(map[string]string, len(extra)+len(ours))
+	maps.Copy(out, extra)
+	maps.Copy(out, ours)
+	return out
 }

@@ -44,43 +44,62 @@ func TestPortTable(t *testing.T) {
 	}
 }
 
-// Every Service port must target, by name, a container port with the same number and
-// protocol: a port cannot be exposed by one object and missing from another.
+// Every Service port must target, by name, a container port of the pod with the same
+// protocol (and, but for the FireEdge proxy, the same number): a port cannot be exposed by
+// one object and missing from another.
 func TestServicePortsTargetContainerPortsByName(t *testing.T) {
-	objs := Build(frontend(), Options{})
-	var sts *appsv1.StatefulSet
-	var services []*corev1.Service
-	for _, o := range objs {
-		switch v := o.(type) {
-		case *appsv1.StatefulSet:
-			sts = v
-		case *corev1.Service:
-			services = append(services, v)
-		}
-	}
-	if sts == nil || len(services) != 2 {
-		t.Fatalf("Build returned %d objects, want a StatefulSet and two Services", len(objs))
-	}
-	containerPorts := map[string]corev1.ContainerPort{}
-	for _, p := range sts.Spec.Template.Spec.Containers[0].Ports {
-		containerPorts[p.Name] = p
-	}
-	if len(containerPorts) != len(Ports) {
-		t.Fatalf("container declares %d ports, the table has %d", len(containerPorts), len(Ports))
-	}
-	for _, svc := range services {
-		for _, sp := range svc.Spec.Ports {
-			cp, ok := containerPorts[sp.TargetPort.StrVal]
-			if !ok {
-				t.Errorf("Service %s port %s targets %q, which the container does not declare", svc.Name, sp.Name, sp.TargetPort.String())
-				continue
-			}
-			if cp.ContainerPort != sp.Port || cp.Protocol != sp.Protocol || sp.Name != cp.Name {
-				t.Errorf("Service %s port %s (%d/%s) targets container port %s (%d/%s)", svc.Name, sp.Name, sp.Port, sp.Protocol, cp.Name, cp.ContainerPort, cp.Protocol)
+	for _, proxy := range []bool{true, false} {
+		fe := frontend()
+		fe.Spec.FireEdgeProxy.Enabled = new(proxy)
+		var sts *appsv1.StatefulSet
+		var services []*corev1.Service
+		for _, o := range Build(fe, Options{}, Inputs{}) {
+			switch v := o.(type) {
+			case *appsv1.StatefulSet:
+				if v.Name == "one" {
+					sts = v
+				}
+			case *corev1.Service:
+				if v.Name == "one" || v.Name == "one-headless" {
+					services = append(services, v)
+				}
 			}
 		}
-		if !maps.Equal(svc.Spec.Selector, sts.Spec.Selector.MatchLabels) {
-			t.Errorf("Service %s selector %v differs from the StatefulSet's %v", svc.Name, svc.Spec.Selector, sts.Spec.Selector.MatchLabels)
+		if sts == nil || len(services) != 2 {
+			t.Fatalf("Build lacks the frontend StatefulSet or its two Services")
+		}
+		containerPorts := map[string]corev1.ContainerPort{}
+		for _, c := range sts.Spec.Template.Spec.Containers {
+			for _, p := range c.Ports {
+				if _, dup := containerPorts[p.Name]; dup {
+					t.Errorf("container port name %s used twice in the pod", p.Name)
+				}
+				containerPorts[p.Name] = p
+			}
+		}
+		for _, p := range Ports {
+			if _, ok := containerPorts[p.Name]; !ok {
+				t.Errorf("no container declares port %s of the table", p.Name)
+			}
+		}
+		for _, svc := range services {
+			for _, sp := range svc.Spec.Ports {
+				cp, ok := containerPorts[sp.TargetPort.StrVal]
+				if !ok {
+					t.Errorf("Service %s port %s targets %q, which no container declares", svc.Name, sp.Name, sp.TargetPort.String())
+					continue
+				}
+				proxied := proxy && sp.Name == PortFireEdge
+				if cp.Protocol != sp.Protocol || (!proxied && (cp.ContainerPort != sp.Port || sp.Name != cp.Name)) {
+					t.Errorf("Service %s port %s (%d/%s) targets container port %s (%d/%s)", svc.Name, sp.Name, sp.Port, sp.Protocol, cp.Name, cp.ContainerPort, cp.Protocol)
+				}
+				if proxied && cp.Name != PortFireEdgeProxy {
+					t.Errorf("with the proxy on, fireedge must target the proxy, not %s", cp.Name)
+				}
+			}
+			if !maps.Equal(svc.Spec.Selector, sts.Spec.Selector.MatchLabels) {
+				t.Errorf("Service %s selector %v differs from the StatefulSet's %v", svc.Name, svc.Spec.Selector, sts.Spec.Selector.MatchLabels)
+			}
 		}
 	}
 }
@@ -93,7 +112,7 @@ func TestHeadlessService(t *testing.T) {
 	if got, want := portNames(svc), "oned,monitord-tcp,monitord-udp,ssh"; got != want {
 		t.Errorf("headless ports = %s, want %s", got, want)
 	}
-	if sts := StatefulSet(frontend(), Options{}); sts.Spec.ServiceName != svc.Name {
+	if sts := StatefulSet(frontend(), Options{}, Inputs{}); sts.Spec.ServiceName != svc.Name {
 		t.Errorf("StatefulSet serviceName %q, want the headless Service %q", sts.Spec.ServiceName, svc.Name)
 	}
 }
@@ -132,13 +151,13 @@ func TestImage(t *testing.T) {
 
 func TestStatefulSetPersistenceAndSecurity(t *testing.T) {
 	fe := frontend()
-	sts := StatefulSet(fe, Options{})
+	sts := StatefulSet(fe, Options{}, Inputs{})
 	if got := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != "20Gi" {
 		t.Errorf("default size %s, want 20Gi", got.String())
 	}
 	q := resource.MustParse("100Gi")
 	fe.Spec.Persistence.Size = &q
-	sts = StatefulSet(fe, Options{ClusterDomain: "example.internal"})
+	sts = StatefulSet(fe, Options{ClusterDomain: "example.internal"}, Inputs{})
 	if got := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != "100Gi" {
 		t.Errorf("size %s, want 100Gi", got.String())
 	}
@@ -146,7 +165,7 @@ func TestStatefulSetPersistenceAndSecurity(t *testing.T) {
 		t.Errorf("fsGroup %v, want 9869", fs)
 	}
 	c := sts.Spec.Template.Spec.Containers[0]
-	if c.VolumeMounts[0].MountPath != "/var/lib/one" || c.VolumeMounts[0].Name != sts.Spec.VolumeClaimTemplates[0].Name {
+	if c.Name != ContainerName || c.VolumeMounts[0].MountPath != "/var/lib/one" || c.VolumeMounts[0].Name != sts.Spec.VolumeClaimTemplates[0].Name {
 		t.Errorf("data volume mount %+v", c.VolumeMounts)
 	}
 	var hostname string
@@ -186,7 +205,7 @@ func TestNamesStayValidAndDistinct(t *testing.T) {
 }
 
 func TestNoArgoCDTrackingLabel(t *testing.T) {
-	for _, o := range Build(frontend(), Options{}) {
+	for _, o := range Build(frontend(), Options{}, Inputs{}) {
 		if _, ok := o.GetLabels()["app.kubernetes.io/instance"]; ok {
 			t.Errorf("%T carries app.kubernetes.io/instance, Argo CD's tracking label", o)
 		}

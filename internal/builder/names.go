@@ -28,6 +28,16 @@ type Names struct {
 	DataVolume string
 	// FrontendLabel is the value of the frontend label (a label value, at most 63 characters).
 	FrontendLabel string
+	// Config is the ConfigMap with the FireEdge proxy's nginx.conf and sshd_config.
+	Config string
+	// Ingress publishes FireEdge.
+	Ingress string
+	// AdminSecret is the generated oneadmin password Secret.
+	AdminSecret string
+	// SSHSecret is the generated SSH key pair Secret.
+	SSHSecret string
+	// MariaDB names the managed database's StatefulSet, Service and Secret.
+	MariaDB string
 }
 
 // NamesFor derives every child name from the frontend's name.
@@ -38,6 +48,11 @@ func NamesFor(frontend string) Names {
 		ExternalService: fit(frontend, "", maxDNSLabel),
 		DataVolume:      "data",
 		FrontendLabel:   fit(frontend, "", maxDNSLabel),
+		Config:          fit(frontend, "-config", maxDNSLabel),
+		Ingress:         fit(frontend, "", maxDNSLabel),
+		AdminSecret:     fit(frontend, "-oneadmin", maxDNSLabel),
+		SSHSecret:       fit(frontend, "-ssh", maxDNSLabel),
+		MariaDB:         fit(frontend, "-mariadb", maxStatefulSetName),
 	}
 }
 

@@ -1,6 +1,8 @@
 package builder
 
 import (
+	"cmp"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -15,6 +17,8 @@ type FrontendPort struct {
 	// Headless ports are published on the headless Service: the ones peers and
 	// hypervisors reach per pod (XML-RPC, monitoring pushes, SSH copy-back).
 	Headless bool
+	// Container is the container that listens: the frontend, or the SSH server sidecar.
+	Container string
 }
 
 // Ports is the one table every generated object takes its ports from (see
@@ -29,34 +33,48 @@ var Ports = []FrontendPort{
 	{Name: "monitord-tcp", Port: 4124, Protocol: corev1.ProtocolTCP, Headless: true},
 	{Name: "monitord-udp", Port: 4124, Protocol: corev1.ProtocolUDP, Headless: true},
 	// Hypervisors copy data back over SSH; OpenNebula does not support another port.
-	{Name: "ssh", Port: 22, Protocol: corev1.ProtocolTCP, Headless: true},
+	{Name: "ssh", Port: 22, Protocol: corev1.ProtocolTCP, Headless: true, Container: SSHDContainerName},
 }
+
+// The FireEdge proxy sidecar listens here; with the proxy on, the Services' fireedge
+// port targets it instead of FireEdge itself.
+const (
+	PortFireEdge      = "fireedge"
+	PortFireEdgeProxy = "fireedge-proxy"
+	FireEdgeProxyPort = 8080
+)
 
 // PortOned is the name of oned's XML-RPC port, used by probes and status endpoints.
 const PortOned = "oned"
 
-// containerPorts returns every port of the table as named container ports.
-func containerPorts() []corev1.ContainerPort {
-	out := make([]corev1.ContainerPort, 0, len(Ports))
+// containerPorts returns the table's ports served by the named container.
+func containerPorts(container string) []corev1.ContainerPort {
+	var out []corev1.ContainerPort
 	for _, p := range Ports {
-		out = append(out, corev1.ContainerPort{Name: p.Name, ContainerPort: p.Port, Protocol: p.Protocol})
+		if cmp.Or(p.Container, ContainerName) == container {
+			out = append(out, corev1.ContainerPort{Name: p.Name, ContainerPort: p.Port, Protocol: p.Protocol})
+		}
 	}
 	return out
 }
 
-// servicePorts returns the table's ports that satisfy keep, each targeting the
-// container port of the same name.
-func servicePorts(keep func(FrontendPort) bool) []corev1.ServicePort {
+// servicePorts returns the table's ports that satisfy keep, each targeting by name the
+// container port that serves it (the proxy's for fireedge when the proxy is on).
+func servicePorts(proxy bool, keep func(FrontendPort) bool) []corev1.ServicePort {
 	var out []corev1.ServicePort
 	for _, p := range Ports {
 		if !keep(p) {
 			continue
 		}
+		target := p.Name
+		if proxy && p.Name == PortFireEdge {
+			target = PortFireEdgeProxy
+		}
 		out = append(out, corev1.ServicePort{
 			Name:       p.Name,
 			Port:       p.Port,
 			Protocol:   p.Protocol,
-			TargetPort: intstr.FromString(p.Name),
+			TargetPort: intstr.FromString(target),
 		})
 	}
 	return out

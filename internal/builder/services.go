@@ -15,7 +15,7 @@ import (
 // ready, because oned's first boot (and, later, Raft peers) must resolve them.
 func HeadlessService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service {
 	return &corev1.Service{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		TypeMeta: serviceType,
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      NamesFor(fe.Name).HeadlessService,
 			Namespace: fe.Namespace,
@@ -26,25 +26,34 @@ func HeadlessService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service 
 			ClusterIP:                corev1.ClusterIPNone,
 			PublishNotReadyAddresses: true,
 			Selector:                 SelectorLabels(fe),
-			Ports:                    servicePorts(func(p FrontendPort) bool { return p.Headless }),
+			Ports:                    servicePorts(false, func(p FrontendPort) bool { return p.Headless }),
 		},
 	}
 }
 
 // ExternalService exposes every port of the table: the UI and APIs to users, monitord
-// and SSH to hypervisors.
+// and SSH to hypervisors, with what load balancers need.
 func ExternalService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service {
+	spec := fe.Spec.Service
+	ports := servicePorts(ProxyEnabled(fe), func(FrontendPort) bool { return true })
+	for i := range ports {
+		ports[i].NodePort = spec.NodePorts[ports[i].Name]
+	}
 	return &corev1.Service{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		TypeMeta: serviceType,
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      NamesFor(fe.Name).ExternalService,
-			Namespace: fe.Namespace,
-			Labels:    Labels(fe),
+			Name:        NamesFor(fe.Name).ExternalService,
+			Namespace:   fe.Namespace,
+			Labels:      mergeLabels(spec.Labels, Labels(fe)),
+			Annotations: spec.Annotations,
 		},
 		Spec: corev1.ServiceSpec{
-			Type:     cmp.Or(fe.Spec.Service.Type, opennebulav1alpha1.DefaultServiceType),
-			Selector: SelectorLabels(fe),
-			Ports:    servicePorts(func(FrontendPort) bool { return true }),
+			Type:                     cmp.Or(spec.Type, opennebulav1alpha1.DefaultServiceType),
+			Selector:                 SelectorLabels(fe),
+			Ports:                    ports,
+			LoadBalancerClass:        spec.LoadBalancerClass,
+			LoadBalancerSourceRanges: spec.LoadBalancerSourceRanges,
+			ExternalTrafficPolicy:    spec.ExternalTrafficPolicy,
 		},
 	}
 }

@@ -17,18 +17,28 @@ import (
 const (
 	// ContainerName is the frontend container's name.
 	ContainerName = "opennebula"
+	// SSHDContainerName is the SSH server sidecar's name.
+	SSHDContainerName = "sshd"
+	// ProxyContainerName is the FireEdge proxy sidecar's name.
+	ProxyContainerName = "fireedge-proxy"
 	// DataMountPath holds one_auth, one_key, datastores, remotes, .ssh and the SQLite DB.
 	DataMountPath = "/var/lib/one"
-	// OneadminGID owns the files under /var/lib/one.
+	// OneadminUID and OneadminGID own the files under /var/lib/one.
+	OneadminUID int64 = 9869
 	OneadminGID int64 = 9869
+
+	configVolume  = "config"
+	sshKeysVolume = "ssh-keys"
+	sshKeysMount  = "/etc/opennebula-ssh-keys"
 )
 
 // StatefulSet runs the frontend pod with /var/lib/one on a volume from a
 // volumeClaimTemplate, so the data follows the pod across restarts and reschedules.
-func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) *appsv1.StatefulSet {
+func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) *appsv1.StatefulSet {
 	names := NamesFor(fe.Name)
+	pod := fe.Spec.Pod
 	return &appsv1.StatefulSet{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		TypeMeta: statefulSetType,
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      names.StatefulSet,
 			Namespace: fe.Namespace,
@@ -40,60 +50,128 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) *appsv
 			ServiceName: names.HeadlessService,
 			Selector:    &metav1.LabelSelector{MatchLabels: SelectorLabels(fe)},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: Labels(fe)},
-				Spec:       podSpec(fe, opts),
+				ObjectMeta: metav1.ObjectMeta{Labels: mergeLabels(pod.Labels, Labels(fe)), Annotations: pod.Annotations},
+				Spec:       podSpec(fe, opts, in),
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{dataVolumeClaim(fe)},
 		},
 	}
 }
 
-func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) corev1.PodSpec {
+func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) corev1.PodSpec {
+	pod := fe.Spec.Pod
+	image := Image(fe, opts)
+	containers := []corev1.Container{frontendContainer(fe, opts, in), sshdContainer(fe, image)}
+	if ProxyEnabled(fe) {
+		containers = append(containers, proxyContainer(fe))
+	}
 	return corev1.PodSpec{
-		// The frontend does not talk to the Kubernetes API.
-		AutomountServiceAccountToken: new(false),
-		SecurityContext: &corev1.PodSecurityContext{
-			FSGroup: new(OneadminGID),
-			// Re-chowning a large datastore on every start would delay it for minutes.
-			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
-		},
-		Containers: []corev1.Container{frontendContainer(fe, opts)},
+		// The frontend does not talk to the Kubernetes API unless the user gives it an
+		// identity to do so.
+		AutomountServiceAccountToken: new(pod.ServiceAccountName != ""),
+		ServiceAccountName:           pod.ServiceAccountName,
+		SecurityContext:              podSecurityContext(pod.SecurityContext),
+		ImagePullSecrets:             fe.Spec.ImagePullSecrets,
+		NodeSelector:                 pod.NodeSelector,
+		Tolerations:                  pod.Tolerations,
+		Affinity:                     pod.Affinity,
+		TopologySpreadConstraints:    pod.TopologySpreadConstraints,
+		PriorityClassName:            pod.PriorityClassName,
+		InitContainers:               append(waitForDatabase(fe, image), installSSHKeys(fe, image)),
+		Containers:                   containers,
+		Volumes: append([]corev1.Volume{
+			{Name: configVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: NamesFor(fe.Name).Config},
+			}}},
+			{Name: sshKeysVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: SSHKeySecretName(fe), DefaultMode: new(int32(0o400)),
+			}}},
+		}, pod.Volumes...),
 	}
 }
 
-func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) corev1.Container {
+// podSecurityContext is the user's, with oneadmin's fsGroup when it sets none.
+func podSecurityContext(user *corev1.PodSecurityContext) *corev1.PodSecurityContext {
+	if user == nil {
+		return &corev1.PodSecurityContext{
+			FSGroup: new(OneadminGID),
+			// Re-chowning a large datastore on every start would delay it for minutes.
+			FSGroupChangePolicy: new(corev1.FSGroupChangeOnRootMismatch),
+		}
+	}
+	sc := user.DeepCopy()
+	if sc.FSGroup == nil {
+		sc.FSGroup = new(OneadminGID)
+	}
+	return sc
+}
+
+func dataMount(fe *opennebulav1alpha1.OpenNebulaFrontend) corev1.VolumeMount {
+	return corev1.VolumeMount{Name: NamesFor(fe.Name).DataVolume, MountPath: DataMountPath}
+}
+
+func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) corev1.Container {
+	env := []corev1.EnvVar{
+		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
+		}},
+		// oned's HOSTNAME: the pod's stable DNS name (unique per replica) unless overridden.
+		{Name: "OPENNEBULA_HOSTNAME", Value: cmp.Or(fe.Spec.Hostname, stableHostname(fe, opts))},
+		secretKeyEnv("ONEADMIN_PASSWORD", AdminPasswordRef(fe)),
+	}
+	if addr := MonitorAddress(fe, in); addr != "" {
+		env = append(env, corev1.EnvVar{Name: "OPENNEBULA_MONITOR_ADDRESS", Value: addr})
+	}
+	env = append(env, databaseEnv(fe)...)
+	probes := fe.Spec.Probes
 	return corev1.Container{
-		Name:  ContainerName,
-		Image: Image(fe, opts),
-		Ports: containerPorts(),
-		Env: []corev1.EnvVar{
-			{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
-				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
-			}},
-			// oned's HOSTNAME: the pod's stable DNS name, unique per replica.
-			{Name: "OPENNEBULA_HOSTNAME", Value: stableHostname(fe, opts)},
-		},
-		VolumeMounts: []corev1.VolumeMount{{Name: NamesFor(fe.Name).DataVolume, MountPath: DataMountPath}},
+		Name:            ContainerName,
+		Image:           Image(fe, opts),
+		ImagePullPolicy: fe.Spec.ImagePullPolicy,
+		Ports:           containerPorts(ContainerName),
+		Env:             append(env, fe.Spec.Pod.Env...),
+		EnvFrom:         fe.Spec.Pod.EnvFrom,
+		Resources:       fe.Spec.Pod.Resources,
+		SecurityContext: fe.Spec.Pod.ContainerSecurityContext,
+		VolumeMounts:    append([]corev1.VolumeMount{dataMount(fe)}, fe.Spec.Pod.VolumeMounts...),
 		// First boot bootstraps the database: allow oned up to 15 minutes to listen.
-		StartupProbe: &corev1.Probe{
+		StartupProbe: cmp.Or(probes.Startup, &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(PortOned)}},
 			PeriodSeconds:    10,
 			FailureThreshold: 90,
-		},
-		LivenessProbe: &corev1.Probe{
+		}),
+		LivenessProbe: cmp.Or(probes.Liveness, &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(PortOned)}},
 			PeriodSeconds:    20,
 			TimeoutSeconds:   5,
 			FailureThreshold: 6,
-		},
+		}),
 		// Ready means oned answers an authenticated call, as the seed chart checks.
-		ReadinessProbe: &corev1.Probe{
+		ReadinessProbe: cmp.Or(probes.Readiness, &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"oneuser", "show", "0"}}},
 			PeriodSeconds:    10,
 			TimeoutSeconds:   10,
 			FailureThreshold: 3,
-		},
+		}),
 	}
+}
+
+// MonitorAddress is what hypervisors are told to send monitoring data to: the explicit
+// address, the LoadBalancer's for "auto" once it has one, or nothing (the image's default).
+func MonitorAddress(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) string {
+	if fe.Spec.MonitorAddress == opennebulav1alpha1.MonitorAddressAuto {
+		return in.LoadBalancerAddress
+	}
+	return fe.Spec.MonitorAddress
+}
+
+// Hostname is oned's HOSTNAME for the first replica.
+func Hostname(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) string {
+	if fe.Spec.Hostname != "" {
+		return fe.Spec.Hostname
+	}
+	return fmt.Sprintf("%s-0.%s.%s.svc.%s", NamesFor(fe.Name).StatefulSet, NamesFor(fe.Name).HeadlessService, fe.Namespace,
+		cmp.Or(opts.ClusterDomain, DefaultClusterDomain))
 }
 
 // stableHostname is <pod>.<headless>.<namespace>.svc.<domain>; POD_NAME is expanded by
@@ -103,13 +181,92 @@ func stableHostname(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) str
 		cmp.Or(opts.ClusterDomain, DefaultClusterDomain))
 }
 
+// installSSHKeys puts oneadmin's key pair where OpenNebula and the image's entry point
+// expect it (/var/lib/one/.ssh/id_rsa), and authorises the public key for the SSH server.
+func installSSHKeys(fe *opennebulav1alpha1.OpenNebulaFrontend, image string) corev1.Container {
+	script := fmt.Sprintf(`set -eu
+d=%[1]s/.ssh
+install -d -m 700 -o %[2]d -g %[3]d "$d"
+install -m 600 -o %[2]d -g %[3]d %[4]s/%[5]s "$d/id_rsa"
+install -m 644 -o %[2]d -g %[3]d %[4]s/%[6]s "$d/id_rsa.pub"
+touch "$d/authorized_keys"
+grep -qxF "$(cat "$d/id_rsa.pub")" "$d/authorized_keys" || cat "$d/id_rsa.pub" >> "$d/authorized_keys"
+chown %[2]d:%[3]d "$d/authorized_keys"; chmod 600 "$d/authorized_keys"
+`, DataMountPath, OneadminUID, OneadminGID, sshKeysMount, SSHPrivateKeyKey, SSHPublicKeyKey)
+	return corev1.Container{
+		Name:            "install-ssh-keys",
+		Image:           image,
+		ImagePullPolicy: fe.Spec.ImagePullPolicy,
+		Command:         []string{"sh", "-c", script},
+		VolumeMounts: []corev1.VolumeMount{
+			dataMount(fe),
+			{Name: sshKeysVolume, MountPath: sshKeysMount, ReadOnly: true},
+		},
+	}
+}
+
+// sshdContainer serves port 22 for the hypervisors (the frontend image runs no sshd),
+// as oneadmin only, with host keys kept on the data volume.
+func sshdContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, frontendImage string) corev1.Container {
+	script := fmt.Sprintf(`set -eu
+if [ ! -x /usr/sbin/sshd ]; then
+  echo "this image has no /usr/sbin/sshd: set spec.ssh.image to an image with openssh-server and a oneadmin user" >&2
+  exit 1
+fi
+mkdir -p %[1]s /run/sshd
+for t in rsa ecdsa ed25519; do
+  [ -f "%[1]s/ssh_host_${t}_key" ] || ssh-keygen -q -N "" -t "$t" -f "%[1]s/ssh_host_${t}_key"
+done
+chown root:root %[1]s/*; chmod 600 %[1]s/*_key
+exec /usr/sbin/sshd -D -e -f %[2]s/%[3]s
+`, sshHostKeyDir, configMountDir, SSHDConfigKey)
+	return corev1.Container{
+		Name:            SSHDContainerName,
+		Image:           cmp.Or(fe.Spec.SSH.Image, frontendImage),
+		ImagePullPolicy: fe.Spec.ImagePullPolicy,
+		Command:         []string{"sh", "-c", script},
+		Ports:           containerPorts(SSHDContainerName),
+		VolumeMounts: []corev1.VolumeMount{
+			dataMount(fe),
+			{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
+		},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("ssh")}},
+			PeriodSeconds: 10,
+		},
+	}
+}
+
+// proxyContainer is nginx in front of FireEdge, rewriting __HOST__.
+func proxyContainer(fe *opennebulav1alpha1.OpenNebulaFrontend) corev1.Container {
+	spec := fe.Spec.FireEdgeProxy
+	return corev1.Container{
+		Name:            ProxyContainerName,
+		Image:           cmp.Or(spec.Image, opennebulav1alpha1.DefaultProxyImage),
+		ImagePullPolicy: fe.Spec.ImagePullPolicy,
+		Ports: []corev1.ContainerPort{{
+			Name: PortFireEdgeProxy, ContainerPort: FireEdgeProxyPort, Protocol: corev1.ProtocolTCP,
+		}},
+		Resources: spec.Resources,
+		VolumeMounts: []corev1.VolumeMount{{
+			Name: configVolume, MountPath: "/etc/nginx/nginx.conf", SubPath: NginxConfKey, ReadOnly: true,
+		}},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(PortFireEdgeProxy)}},
+			PeriodSeconds: 10,
+		},
+	}
+}
+
 func dataVolumeClaim(fe *opennebulav1alpha1.OpenNebulaFrontend) corev1.PersistentVolumeClaim {
+	p := fe.Spec.Persistence
 	return corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: NamesFor(fe.Name).DataVolume, Labels: Labels(fe)},
 		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			AccessModes:      []corev1.PersistentVolumeAccessMode{cmp.Or(p.AccessMode, corev1.ReadWriteOnce)},
+			StorageClassName: p.StorageClassName,
 			Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: persistenceSize(fe)},
+				Requests: corev1.ResourceList{corev1.ResourceStorage: quantityOr(p.Size, opennebulav1alpha1.DefaultPersistenceSize)},
 			},
 		},
 	}

@@ -17,16 +17,20 @@ limitations under the License.
 package controller
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
@@ -34,7 +38,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/apply"
@@ -46,6 +52,9 @@ import (
 // reports: the desired objects come from package builder.
 type OpenNebulaFrontendReconciler struct {
 	client.Client
+	// CheckOned dials each ready frontend's oned (port 2633) to report OnedReachable;
+	// on when the operator runs inside the cluster, where Service names resolve.
+	CheckOned bool
 	// APIReader reads past the cache, for the rare child that is not in it.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
@@ -66,7 +75,11 @@ const (
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/status,verbs=patch
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // Reconcile brings one frontend's children to their desired state and updates its status.
@@ -80,25 +93,78 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, nil
 	}
 
-	var sts *appsv1.StatefulSet
-	var reconcileErr error
-	for _, desired := range builder.Build(fe, r.Options) {
-		live, err := r.reconcileChild(ctx, fe, desired)
-		if err != nil {
-			reconcileErr = err
-			break
-		}
-		if s, ok := live.(*appsv1.StatefulSet); ok {
-			sts = s
+	obs := observation{inputs: r.inputs(ctx, fe)}
+	obs.problem, obs.err = r.ensureGeneratedSecrets(ctx, fe)
+	if obs.problem == nil && obs.err == nil {
+		obs.problem, obs.err = r.checkReferences(ctx, fe)
+	}
+	if obs.err == nil {
+		for _, desired := range builder.Build(fe, r.Options, obs.inputs) {
+			if _, isSTS := desired.(*appsv1.StatefulSet); isSTS && obs.problem != nil {
+				// A pod that cannot start must not replace one that runs: the StatefulSets
+				// wait until the problem is fixed.
+				continue
+			}
+			live, err := r.reconcileChild(ctx, fe, desired)
+			if errors.As(err, new(*notOwnedError)) {
+				obs.problem = &problem{reason: opennebulav1alpha1.ReasonChildNotOwned, message: err.Error()}
+				continue
+			}
+			if err != nil {
+				obs.err = err
+				break
+			}
+			if s, ok := live.(*appsv1.StatefulSet); ok && s.Name == builder.NamesFor(fe.Name).StatefulSet {
+				obs.sts = s
+			}
 		}
 	}
+	if obs.sts == nil && obs.err == nil {
+		obs.sts = r.cachedStatefulSet(ctx, fe)
+	}
+	obs.oned = r.checkOned(ctx, fe, obs.sts)
 
-	if err := r.updateStatus(ctx, fe, sts, reconcileErr); err != nil {
-		if reconcileErr == nil {
-			reconcileErr = err
+	status := computeStatus(fe, obs, r.Options)
+	if err := r.updateStatus(ctx, fe, status); err != nil && obs.err == nil {
+		obs.err = err
+	}
+	if obs.err != nil {
+		return ctrl.Result{}, obs.err
+	}
+	if obs.problem != nil {
+		// Nothing to retry at once: the user must act. Look again with a backoff-like delay,
+		// as a referenced Secret or StorageClass is not watched.
+		return ctrl.Result{RequeueAfter: problemRecheck}, nil
+	}
+	if r.CheckOned && obs.oned.checked {
+		return ctrl.Result{RequeueAfter: onedRecheck}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// cachedStatefulSet reads the frontend's StatefulSet when this reconcile did not touch it.
+func (r *OpenNebulaFrontendReconciler) cachedStatefulSet(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) *appsv1.StatefulSet {
+	sts := &appsv1.StatefulSet{}
+	key := client.ObjectKey{Namespace: fe.Namespace, Name: builder.NamesFor(fe.Name).StatefulSet}
+	if err := r.Get(ctx, key, sts); err != nil || !metav1.IsControlledBy(sts, fe) {
+		return nil
+	}
+	return sts
+}
+
+// inputs gathers what the desired state depends on besides the spec.
+func (r *OpenNebulaFrontendReconciler) inputs(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) builder.Inputs {
+	svc := &corev1.Service{}
+	key := client.ObjectKey{Namespace: fe.Namespace, Name: builder.NamesFor(fe.Name).ExternalService}
+	if err := r.Get(ctx, key, svc); err != nil || !metav1.IsControlledBy(svc, fe) {
+		return builder.Inputs{}
+	}
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		if addr := cmp.Or(ing.IP, ing.Hostname); addr != "" {
+			return builder.Inputs{LoadBalancerAddress: addr}
 		}
 	}
-	return ctrl.Result{}, reconcileErr
+	return builder.Inputs{}
 }
 
 // reconcileChild makes one child match desired and returns the child as it now is.
@@ -140,7 +206,7 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 	case !metav1.IsControlledBy(live, fe):
 		r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonNotOwned,
 			"%s exists and is not controlled by this OpenNebulaFrontend; rename or delete it", ref)
-		return nil, fmt.Errorf("%s exists and is not controlled by this OpenNebulaFrontend", ref)
+		return nil, &notOwnedError{ref: ref}
 	default:
 		upToDate, err := apply.UpToDate(norm, live)
 		if err != nil {
@@ -172,6 +238,13 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 	return applied.(client.Object), nil
 }
 
+// notOwnedError: an object of a child's name exists that the frontend does not control.
+type notOwnedError struct{ ref string }
+
+func (e *notOwnedError) Error() string {
+	return e.ref + " exists and is not controlled by this OpenNebulaFrontend; rename or delete it"
+}
+
 // replace writes desired over live with an update (guarded by live's resourceVersion),
 // dropping the list items of others that made server-side apply fail. norm.Object
 // receives the result.
@@ -189,9 +262,8 @@ func (r *OpenNebulaFrontendReconciler) replace(ctx context.Context, live client.
 	return nil
 }
 
-// updateStatus writes the status computed from the StatefulSet, and only when it changed.
-func (r *OpenNebulaFrontendReconciler) updateStatus(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.StatefulSet, reconcileErr error) error {
-	status := computeStatus(fe, sts, reconcileErr)
+// updateStatus writes status, and only when it changed.
+func (r *OpenNebulaFrontendReconciler) updateStatus(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, status opennebulav1alpha1.OpenNebulaFrontendStatus) error {
 	if equality.Semantic.DeepEqual(fe.Status, status) {
 		return nil
 	}
@@ -214,9 +286,22 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		For(&opennebulav1alpha1.OpenNebulaFrontend{}, builderWithPredicates()).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&networkingv1.Ingress{}).
+		// Generated Secrets are retained by default, so they have no owner reference:
+		// they name their frontend in an annotation.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToFrontend)).
 		Named("opennebulafrontend").
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Complete(r)
+}
+
+func secretToFrontend(_ context.Context, obj client.Object) []reconcile.Request {
+	name, ok := obj.GetAnnotations()[builder.AnnotationFrontendOf]
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 }
 
 func builderWithPredicates() ctrlbuilder.Predicates {

@@ -65,7 +65,11 @@ type port struct {
 func servicePortsOf(svc *corev1.Service) []port {
 	out := make([]port, 0, len(svc.Spec.Ports))
 	for _, p := range svc.Spec.Ports {
-		Expect(p.TargetPort).To(Equal(intstr.FromString(p.Name)), "Service %s port %s must target the container port by name", svc.Name, p.Name)
+		target := p.Name
+		if p.Name == builder.PortFireEdge {
+			target = builder.PortFireEdgeProxy // the FireEdge proxy is on by default
+		}
+		Expect(p.TargetPort).To(Equal(intstr.FromString(target)), "Service %s port %s must target the container port by name", svc.Name, p.Name)
 		out = append(out, port{p.Name, p.Port, p.Protocol})
 	}
 	return out
@@ -94,11 +98,15 @@ func TestChildrenAreCreatedWithEveryPort(t *testing.T) {
 	Expect(external.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
 
 	c := sts.Spec.Template.Spec.Containers[0]
-	cports := make([]port, 0, len(c.Ports))
-	for _, p := range c.Ports {
-		cports = append(cports, port{p.Name, p.ContainerPort, p.Protocol})
+	var cports []port
+	for _, ctr := range sts.Spec.Template.Spec.Containers {
+		for _, p := range ctr.Ports {
+			if p.Name != builder.PortFireEdgeProxy {
+				cports = append(cports, port{p.Name, p.ContainerPort, p.Protocol})
+			}
+		}
 	}
-	Expect(cports).To(Equal(allPorts))
+	Expect(cports).To(ConsistOf(allPorts))
 	Expect(c.Image).To(Equal("registry.test/opennebula:7.2.0"), "the operator's RELATED_IMAGE_OPENNEBULA default")
 	Expect(*sts.Spec.Template.Spec.SecurityContext.FSGroup).To(Equal(int64(9869)))
 	Expect(sts.Spec.ServiceName).To(Equal("one-headless"))
@@ -123,7 +131,9 @@ func TestChildrenAreCreatedWithEveryPort(t *testing.T) {
 				created = append(created, e.Message)
 			}
 		}
-		g.Expect(created).To(ConsistOf("Created Service one-headless", "Created Service one", "Created StatefulSet one"))
+		g.Expect(created).To(ContainElements("Created Service one-headless", "Created Service one", "Created StatefulSet one",
+			"Created StatefulSet one-mariadb", "Created Service one-mariadb", "Created ConfigMap one-config"))
+		g.Expect(created).To(ContainElement(ContainSubstring("Created Secret one-oneadmin")))
 	}, timeout, poll).Should(Succeed())
 
 	// The defaults of the CRD schema are applied at admission and never written back.
@@ -137,8 +147,11 @@ func TestDeletedChildIsRecreated(t *testing.T) {
 	ns := newNamespace(t)
 	createFrontend(t, ns, "one")
 	var old *corev1.Service
-	Eventually(func(g Gomega) { old = get(g, ns, "one-headless", &corev1.Service{}) }, timeout, poll).Should(Succeed())
-	oldSts := get(Default, ns, "one", &appsv1.StatefulSet{})
+	var oldSts *appsv1.StatefulSet
+	Eventually(func(g Gomega) {
+		old = get(g, ns, "one-headless", &corev1.Service{})
+		oldSts = get(g, ns, "one", &appsv1.StatefulSet{})
+	}, timeout, poll).Should(Succeed())
 
 	Expect(k8sClient.Delete(context.Background(), old)).To(Succeed())
 	Expect(k8sClient.Delete(context.Background(), oldSts)).To(Succeed())
@@ -156,7 +169,10 @@ func TestEditedChildIsRestored(t *testing.T) {
 	ns := newNamespace(t)
 	createFrontend(t, ns, "one")
 	var svc *corev1.Service
-	Eventually(func(g Gomega) { svc = get(g, ns, "one", &corev1.Service{}) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		svc = get(g, ns, "one", &corev1.Service{})
+		get(g, ns, "one", &appsv1.StatefulSet{})
+	}, timeout, poll).Should(Succeed())
 	clusterIP := svc.Spec.ClusterIP
 
 	// What a `kubectl edit` would do: renumber monitord's UDP port, drop SSH, and change
@@ -179,7 +195,7 @@ func TestEditedChildIsRestored(t *testing.T) {
 		g.Expect(svc.Spec.ClusterIP).To(Equal(clusterIP), "the allocated clusterIP is left alone")
 		g.Expect(svc.Labels).To(HaveKeyWithValue("someone-elses", "label"), "labels of others are left alone")
 		sts := get(g, ns, "one", &appsv1.StatefulSet{})
-		g.Expect(sts.Spec.Template.Spec.Containers[0].Ports).To(HaveLen(len(allPorts)))
+		g.Expect(sts.Spec.Template.Spec.Containers[0].Ports).To(HaveLen(len(allPorts)-1), "every port but SSH (the sshd sidecar's)")
 	}, timeout, poll).Should(Succeed())
 }
 
@@ -345,10 +361,10 @@ func TestForeignObjectIsNotTakenOver(t *testing.T) {
 
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "taken", &opennebulav1alpha1.OpenNebulaFrontend{})
-		p := condition(g, fe, opennebulav1alpha1.ConditionProgressing)
-		g.Expect(p.Status).To(Equal(metav1.ConditionFalse))
-		g.Expect(p.Reason).To(Equal(opennebulav1alpha1.ReasonReconcileFailed))
-		g.Expect(p.Message).To(ContainSubstring("Service taken exists and is not controlled by this OpenNebulaFrontend"))
+		d := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
+		g.Expect(d.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonChildNotOwned))
+		g.Expect(d.Message).To(ContainSubstring("Service taken exists and is not controlled by this OpenNebulaFrontend"))
 	}, timeout, poll).Should(Succeed())
 	svc := get(Default, ns, "taken", &corev1.Service{})
 	Expect(svc.Spec.Ports).To(HaveLen(1))

@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,8 +46,11 @@ func CacheOptions(namespaces []string) cache.Options {
 	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.StatefulSet{}: owned,
-			&corev1.Service{}:     owned,
+			&appsv1.StatefulSet{}:   owned,
+			&corev1.Service{}:       owned,
+			&corev1.ConfigMap{}:     owned,
+			&corev1.Secret{}:        owned,
+			&networkingv1.Ingress{}: owned,
 		},
 	}
 	if len(namespaces) > 0 {

@@ -1,9 +1,11 @@
 package controller
 
 import (
+	"cmp"
 	"fmt"
+	"net"
+	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -12,31 +14,55 @@ import (
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
-// computeStatus derives the frontend's status from its StatefulSet (nil when it could
-// not be read or applied) and the error of this reconcile, if any. It is a pure
-// function: conditions keep their lastTransitionTime unless their status changes.
-func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.StatefulSet, reconcileErr error) opennebulav1alpha1.OpenNebulaFrontendStatus {
+// computeStatus derives the frontend's status from what one reconcile observed. It is a
+// pure function: conditions keep their lastTransitionTime unless their status changes.
+func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, opts builder.Options) opennebulav1alpha1.OpenNebulaFrontendStatus {
 	status := *fe.Status.DeepCopy()
 	status.ObservedGeneration = fe.Generation
 	gen := fe.Generation
-	set := func(condType string, ok bool, reason, msg string) {
-		s := metav1.ConditionFalse
-		if ok {
-			s = metav1.ConditionTrue
-		}
+	set := func(condType string, s metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
 			Type: condType, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen,
 		})
 	}
+	setBool := func(condType string, ok bool, reason, msg string) {
+		set(condType, map[bool]metav1.ConditionStatus{true: metav1.ConditionTrue, false: metav1.ConditionFalse}[ok], reason, msg)
+	}
 
+	reportFacts(&status, fe, obs, opts)
+
+	switch {
+	case obs.problem != nil:
+		setBool(opennebulav1alpha1.ConditionDegraded, true, obs.problem.reason, obs.problem.message)
+	case obs.err != nil:
+		setBool(opennebulav1alpha1.ConditionDegraded, true, opennebulav1alpha1.ReasonReconcileFailed, obs.err.Error())
+	default:
+		setBool(opennebulav1alpha1.ConditionDegraded, false, opennebulav1alpha1.ReasonAsExpected, "every child matches the spec")
+	}
+
+	switch {
+	case !obs.oned.checked:
+		set(opennebulav1alpha1.ConditionOnedReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
+			"oned is dialled when the frontend is ready and the operator runs inside the cluster")
+	case obs.oned.err != nil:
+		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedUnreachable, obs.oned.err.Error())
+	default:
+		setBool(opennebulav1alpha1.ConditionOnedReachable, true, opennebulav1alpha1.ReasonOnedAnswers, "oned accepts connections on "+
+			strconv.Itoa(int(onedPort())))
+	}
+
+	sts := obs.sts
 	if sts == nil {
 		status.Replicas, status.ReadyReplicas = 0, 0
 		reason, msg := opennebulav1alpha1.ReasonStatefulSetMissing, "the StatefulSet does not exist yet"
-		if reconcileErr != nil {
-			reason, msg = opennebulav1alpha1.ReasonReconcileFailed, reconcileErr.Error()
+		switch {
+		case obs.err != nil:
+			reason, msg = opennebulav1alpha1.ReasonReconcileFailed, obs.err.Error()
+		case obs.problem != nil:
+			reason, msg = obs.problem.reason, "waiting: "+obs.problem.message
 		}
-		set(opennebulav1alpha1.ConditionReady, false, reason, msg)
-		set(opennebulav1alpha1.ConditionProgressing, reconcileErr == nil, reason, msg)
+		setBool(opennebulav1alpha1.ConditionReady, false, reason, msg)
+		setBool(opennebulav1alpha1.ConditionProgressing, obs.err == nil && obs.problem == nil, reason, msg)
 		return status
 	}
 
@@ -47,6 +73,7 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.Statef
 	for _, c := range sts.Spec.Template.Spec.Containers {
 		if c.Name == builder.ContainerName {
 			status.Image = c.Image
+			status.Version = builder.Version(c.Image)
 		}
 	}
 
@@ -56,23 +83,59 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.Statef
 	ready := observed && st.ReadyReplicas == want && st.UpdatedReplicas == want
 
 	switch {
-	case reconcileErr != nil:
-		set(opennebulav1alpha1.ConditionProgressing, false, opennebulav1alpha1.ReasonReconcileFailed, reconcileErr.Error())
+	case obs.err != nil:
+		setBool(opennebulav1alpha1.ConditionProgressing, false, opennebulav1alpha1.ReasonReconcileFailed, obs.err.Error())
 	case !updated || !ready:
-		set(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonRolloutInProgress,
+		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonRolloutInProgress,
 			fmt.Sprintf("StatefulSet %s: %d of %d replicas updated, %d ready (revision %s, target %s)",
 				sts.Name, st.UpdatedReplicas, want, st.ReadyReplicas, st.CurrentRevision, st.UpdateRevision))
 	default:
-		set(opennebulav1alpha1.ConditionProgressing, false, opennebulav1alpha1.ReasonRolloutComplete,
+		setBool(opennebulav1alpha1.ConditionProgressing, false, opennebulav1alpha1.ReasonRolloutComplete,
 			fmt.Sprintf("StatefulSet %s runs revision %s", sts.Name, st.CurrentRevision))
 	}
 
 	if ready {
-		set(opennebulav1alpha1.ConditionReady, true, opennebulav1alpha1.ReasonAllReplicasReady,
+		setBool(opennebulav1alpha1.ConditionReady, true, opennebulav1alpha1.ReasonAllReplicasReady,
 			fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want))
 	} else {
-		set(opennebulav1alpha1.ConditionReady, false, opennebulav1alpha1.ReasonReplicasNotReady,
+		setBool(opennebulav1alpha1.ConditionReady, false, opennebulav1alpha1.ReasonReplicasNotReady,
 			fmt.Sprintf("%d of %d replicas ready and updated", min(st.ReadyReplicas, st.UpdatedReplicas), want))
 	}
 	return status
+}
+
+// reportFacts fills in what users need to reach and operate the frontend, the Helm
+// chart's NOTES.txt as status fields.
+func reportFacts(status *opennebulav1alpha1.OpenNebulaFrontendStatus, fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, opts builder.Options) {
+	names := builder.NamesFor(fe.Name)
+	domain := cmp.Or(opts.ClusterDomain, builder.DefaultClusterDomain)
+	svcHost := fmt.Sprintf("%s.%s.svc.%s", names.ExternalService, fe.Namespace, domain)
+	port := func(name string) string {
+		for _, p := range builder.Ports {
+			if p.Name == name {
+				return strconv.Itoa(int(p.Port))
+			}
+		}
+		return ""
+	}
+	lb := obs.inputs.LoadBalancerAddress
+	status.Endpoints = opennebulav1alpha1.Endpoints{
+		Oned:     "http://" + net.JoinHostPort(svcHost, port(builder.PortOned)) + "/RPC2",
+		FireEdge: "http://" + net.JoinHostPort(svcHost, port(builder.PortFireEdge)) + "/fireedge/sunstone",
+	}
+	if lb != "" {
+		status.Endpoints.OnedExternal = "http://" + net.JoinHostPort(lb, port(builder.PortOned)) + "/RPC2"
+		status.Endpoints.FireEdge = "http://" + net.JoinHostPort(lb, port(builder.PortFireEdge)) + "/fireedge/sunstone"
+	}
+	if ing := fe.Spec.Ingress; ing.Enabled && ing.Host != "" {
+		scheme := "http"
+		if ing.TLSSecretName != "" {
+			scheme = "https"
+		}
+		status.Endpoints.FireEdge = scheme + "://" + ing.Host + "/fireedge/sunstone"
+	}
+	status.Hostname = builder.Hostname(fe, opts)
+	status.MonitorAddress = builder.MonitorAddress(fe, obs.inputs)
+	status.AdminPasswordSecret = builder.AdminPasswordRef(fe).Name
+	status.SSHKeySecret = builder.SSHKeySecretName(fe)
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
 func statefulSet(gen, observed int64, ready, updated int32, current, update string) *appsv1.StatefulSet {
@@ -49,7 +50,7 @@ func TestComputeStatus(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 5}}
-			st := computeStatus(fe, tc.sts, tc.err)
+			st := computeStatus(fe, observation{sts: tc.sts, err: tc.err}, builder.Options{})
 			if st.ObservedGeneration != 5 {
 				t.Errorf("observedGeneration %d", st.ObservedGeneration)
 			}
@@ -70,9 +71,9 @@ func TestComputeStatus(t *testing.T) {
 
 func TestComputeStatusKeepsTransitionTime(t *testing.T) {
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
-	fe.Status = computeStatus(fe, statefulSet(1, 1, 1, 1, "r", "r"), nil)
+	fe.Status = computeStatus(fe, observation{sts: statefulSet(1, 1, 1, 1, "r", "r")}, builder.Options{})
 	before := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionReady).LastTransitionTime
-	again := computeStatus(fe, statefulSet(1, 1, 1, 1, "r", "r"), nil)
+	again := computeStatus(fe, observation{sts: statefulSet(1, 1, 1, 1, "r", "r")}, builder.Options{})
 	if after := meta.FindStatusCondition(again.Conditions, opennebulav1alpha1.ConditionReady).LastTransitionTime; !after.Equal(&before) {
 		t.Errorf("lastTransitionTime moved from %v to %v without a change", before, after)
 	}

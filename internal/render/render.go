@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/yaml"
 
@@ -53,7 +54,13 @@ func Render(in io.Reader, out io.Writer, scheme *runtime.Scheme, opts builder.Op
 		if fe.Namespace == "" {
 			fe.Namespace = DefaultNamespace
 		}
-		for _, child := range builder.Build(fe, opts) {
+		children := builder.Build(fe, opts, builder.Inputs{})
+		// The generated Secrets are shown without data: their values are random and
+		// only ever written to the cluster.
+		for _, gen := range builder.GeneratedSecrets(fe) {
+			children = append([]client.Object{gen.Secret}, children...)
+		}
+		for _, child := range children {
 			childGVK, err := apiutil.GVKForObject(child, scheme)
 			if err != nil {
 				return err

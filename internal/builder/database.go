@@ -1,0 +1,178 @@
+package builder
+
+import (
+	"cmp"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+)
+
+const (
+	// MariaDBContainerName is the managed database's container.
+	MariaDBContainerName = "mariadb"
+	// mariadbPortName names 3306 on the MariaDB container and Service.
+	mariadbPortName = "mysql"
+	// mariadbUID is the mysql user of the official image, which owns /var/lib/mysql.
+	mariadbUID int64 = 999
+	// ValueComponentDatabase marks the managed database's objects.
+	ValueComponentDatabase = "database"
+)
+
+// MariaDBSelectorLabels select the managed database's pod (never the frontend's).
+func MariaDBSelectorLabels(fe *opennebulav1alpha1.OpenNebulaFrontend) map[string]string {
+	return map[string]string{
+		LabelName:      "mariadb",
+		LabelFrontend:  NamesFor(fe.Name).FrontendLabel,
+		LabelComponent: ValueComponentDatabase,
+	}
+}
+
+func mariadbLabels(fe *opennebulav1alpha1.OpenNebulaFrontend) map[string]string {
+	return mergeLabels(MariaDBSelectorLabels(fe), map[string]string{LabelPartOf: ValuePartOf, LabelManagedBy: ValueManagedBy})
+}
+
+// MariaDBService is the managed database's in-cluster address.
+func MariaDBService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   serviceType,
+		ObjectMeta: metav1.ObjectMeta{Name: NamesFor(fe.Name).MariaDB, Namespace: fe.Namespace, Labels: mariadbLabels(fe)},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: MariaDBSelectorLabels(fe),
+			Ports: []corev1.ServicePort{{
+				Name: mariadbPortName, Port: opennebulav1alpha1.DefaultDatabasePort, Protocol: corev1.ProtocolTCP,
+				TargetPort: intstr.FromString(mariadbPortName),
+			}},
+		},
+	}
+}
+
+// MariaDBStatefulSet runs the managed database with READ COMMITTED isolation and room
+// for oned's and monitord's connections, on its own volume.
+func MariaDBStatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend) *appsv1.StatefulSet {
+	names := NamesFor(fe.Name)
+	spec := ptr.Deref(fe.Spec.Database.MariaDB, opennebulav1alpha1.ManagedMariaDBSpec{})
+	secret := func(key string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: names.MariaDB}, Key: key,
+		}}
+	}
+	probe := func(period, failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: []string{"healthcheck.sh", "--connect", "--innodb_initialized"},
+			}},
+			PeriodSeconds: period, TimeoutSeconds: 5, FailureThreshold: failures,
+		}
+	}
+	claim := corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: names.DataVolume, Labels: mariadbLabels(fe)},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: spec.StorageClassName,
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceStorage: quantityOr(spec.Size, opennebulav1alpha1.DefaultMariaDBSize),
+			}},
+		},
+	}
+	return &appsv1.StatefulSet{
+		TypeMeta:   statefulSetType,
+		ObjectMeta: metav1.ObjectMeta{Name: names.MariaDB, Namespace: fe.Namespace, Labels: mariadbLabels(fe)},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    ptr.To[int32](1),
+			ServiceName: names.MariaDB,
+			Selector:    &metav1.LabelSelector{MatchLabels: MariaDBSelectorLabels(fe)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: mariadbLabels(fe)},
+				Spec: corev1.PodSpec{
+					AutomountServiceAccountToken: new(false),
+					ImagePullSecrets:             fe.Spec.ImagePullSecrets,
+					SecurityContext:              &corev1.PodSecurityContext{FSGroup: new(mariadbUID)},
+					Containers: []corev1.Container{{
+						Name:            MariaDBContainerName,
+						Image:           cmp.Or(spec.Image, opennebulav1alpha1.DefaultMariaDBImage),
+						ImagePullPolicy: fe.Spec.ImagePullPolicy,
+						Args:            []string{"--transaction-isolation=READ-COMMITTED", "--max-connections=200"},
+						Env: []corev1.EnvVar{
+							{Name: "MARIADB_ROOT_PASSWORD", ValueFrom: secret(MariaDBRootKey)},
+							{Name: "MARIADB_DATABASE", Value: opennebulav1alpha1.DefaultDatabaseName},
+							{Name: "MARIADB_USER", Value: opennebulav1alpha1.DefaultDatabaseUser},
+							{Name: "MARIADB_PASSWORD", ValueFrom: secret(MariaDBPasswordKey)},
+						},
+						Ports: []corev1.ContainerPort{{
+							Name: mariadbPortName, ContainerPort: opennebulav1alpha1.DefaultDatabasePort, Protocol: corev1.ProtocolTCP,
+						}},
+						VolumeMounts:   []corev1.VolumeMount{{Name: names.DataVolume, MountPath: "/var/lib/mysql"}},
+						Resources:      spec.Resources,
+						ReadinessProbe: probe(10, 3),
+						LivenessProbe:  probe(20, 6),
+					}},
+				},
+			},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{claim},
+		},
+	}
+}
+
+// The environment the image's entry point reads for the database.
+const (
+	envDBBackend = "DB_BACKEND"
+	envDBHost    = "DB_HOST"
+	envDBPort    = "DB_PORT"
+)
+
+// databaseEnv is what the image's entry point reads to configure oned's DB block.
+func databaseEnv(fe *opennebulav1alpha1.OpenNebulaFrontend) []corev1.EnvVar {
+	switch DatabaseBackend(fe) {
+	case opennebulav1alpha1.DatabaseSQLite:
+		return []corev1.EnvVar{{Name: envDBBackend, Value: "sqlite"}}
+	case opennebulav1alpha1.DatabaseExternal:
+		ext := ptr.Deref(fe.Spec.Database.External, opennebulav1alpha1.ExternalDatabaseSpec{})
+		return []corev1.EnvVar{
+			{Name: envDBBackend, Value: "mysql"},
+			{Name: envDBHost, Value: ext.Host},
+			{Name: envDBPort, Value: strconv.Itoa(int(cmp.Or(ext.Port, opennebulav1alpha1.DefaultDatabasePort)))},
+			{Name: "DB_NAME", Value: cmp.Or(ext.Name, opennebulav1alpha1.DefaultDatabaseName)},
+			{Name: "DB_USER", Value: cmp.Or(ext.User, opennebulav1alpha1.DefaultDatabaseUser)},
+			secretKeyEnv("DB_PASSWORD", ext.PasswordSecretRef),
+		}
+	default:
+		names := NamesFor(fe.Name)
+		return []corev1.EnvVar{
+			{Name: envDBBackend, Value: "mysql"},
+			{Name: envDBHost, Value: names.MariaDB},
+			{Name: envDBPort, Value: strconv.Itoa(opennebulav1alpha1.DefaultDatabasePort)},
+			{Name: "DB_NAME", Value: opennebulav1alpha1.DefaultDatabaseName},
+			{Name: "DB_USER", Value: opennebulav1alpha1.DefaultDatabaseUser},
+			secretKeyEnv("DB_PASSWORD", opennebulav1alpha1.SecretKeySelector{Name: names.MariaDB, Key: MariaDBPasswordKey}),
+		}
+	}
+}
+
+// waitForDatabase holds the frontend back until the database accepts connections, as the
+// Helm chart's init container did: oned exits when it cannot connect at start.
+func waitForDatabase(fe *opennebulav1alpha1.OpenNebulaFrontend, image string) []corev1.Container {
+	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseSQLite {
+		return nil
+	}
+	var env []corev1.EnvVar
+	for _, e := range databaseEnv(fe) {
+		if e.Name == envDBHost || e.Name == envDBPort {
+			env = append(env, e)
+		}
+	}
+	return []corev1.Container{{
+		Name:            "wait-for-database",
+		Image:           image,
+		ImagePullPolicy: fe.Spec.ImagePullPolicy,
+		Command: []string{"bash", "-c",
+			`until (exec 3<>"/dev/tcp/${DB_HOST}/${DB_PORT}") 2>/dev/null; do echo "waiting for ${DB_HOST}:${DB_PORT}"; sleep 2; done`},
+		Env: env,
+	}}
+}

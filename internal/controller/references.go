@@ -1,0 +1,214 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/apply"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/secrets"
+)
+
+const (
+	// problemRecheck is how soon a frontend blocked by something the user must fix
+	// (a referenced Secret or StorageClass that is not watched) is looked at again.
+	problemRecheck = 30 * time.Second
+	// onedRecheck is how often a ready frontend's oned is dialled.
+	onedRecheck     = 5 * time.Minute
+	onedDialTimeout = 2 * time.Second
+)
+
+// problem is something the user must fix; it becomes the Degraded condition.
+type problem struct{ reason, message string }
+
+// observation is what one reconcile saw, from which the status is computed.
+type observation struct {
+	sts     *appsv1.StatefulSet
+	err     error
+	problem *problem
+	inputs  builder.Inputs
+	oned    onedCheck
+}
+
+type onedCheck struct {
+	checked bool
+	err     error
+}
+
+// ensureGeneratedSecrets creates the Secrets the operator generates (oneadmin password,
+// database credentials, SSH key pair) when they do not exist, and never touches their
+// data afterwards. A generated Secret that disappears while the volume it was written to
+// still exists is not generated again: new credentials would lock oned out of its data.
+func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (*problem, error) {
+	owned := fe.Spec.SecretRetentionPolicy == opennebulav1alpha1.SecretRetentionDelete
+	for _, gen := range builder.GeneratedSecrets(fe) {
+		want := gen.Secret
+		live := &corev1.Secret{}
+		key := client.ObjectKeyFromObject(want)
+		err := r.Get(ctx, key, live)
+		if apierrors.IsNotFound(err) {
+			err = r.APIReader.Get(ctx, key, live)
+		}
+		switch {
+		case apierrors.IsNotFound(err):
+			if p, err := r.dataOutlivedSecret(ctx, fe, gen); p != nil || err != nil {
+				return p, err
+			}
+			data, err := secrets.Data(gen.Kind, "oneadmin@"+fe.Namespace+"/"+fe.Name)
+			if err != nil {
+				return nil, err
+			}
+			want.Data = data
+			if owned {
+				if err := controllerutil.SetControllerReference(fe, want, r.Scheme); err != nil {
+					return nil, err
+				}
+			}
+			if err := r.Create(ctx, want, client.FieldOwner(apply.FieldManager)); err != nil {
+				return nil, fmt.Errorf("creating Secret %s: %w", want.Name, err)
+			}
+			r.Recorder.Eventf(fe, corev1.EventTypeNormal, EventReasonCreated, "Created Secret %s (generated %s)", want.Name, gen.Kind)
+		case err != nil:
+			return nil, err
+		case live.Annotations[builder.AnnotationFrontendOf] != fe.Name:
+			return &problem{opennebulav1alpha1.ReasonChildNotOwned, fmt.Sprintf(
+				"Secret %s exists and was not generated for this frontend; delete it or reference it explicitly", live.Name)}, nil
+		default:
+			if p := missingKeys(live, gen); p != nil {
+				return p, nil
+			}
+			if err := r.alignSecretOwner(ctx, fe, live, owned); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, nil
+}
+
+// dataOutlivedSecret reports a problem when the volume that the generated Secret's
+// credentials were written to exists but the Secret does not (deleted by hand).
+func (r *OpenNebulaFrontendReconciler) dataOutlivedSecret(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, gen builder.GeneratedSecret) (*problem, error) {
+	names := builder.NamesFor(fe.Name)
+	sts := names.StatefulSet
+	if gen.Kind == builder.SecretMariaDB {
+		sts = names.MariaDB
+	}
+	pvc := &corev1.PersistentVolumeClaim{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: names.DataVolume + "-" + sts + "-0"}, pvc)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &problem{opennebulav1alpha1.ReasonSecretMissing, fmt.Sprintf(
+		"generated Secret %s is missing but volume %s, initialised with its credentials, still exists: "+
+			"restore the Secret (new credentials would not match the data), or delete the volume to start afresh",
+		gen.Secret.Name, pvc.Name)}, nil
+}
+
+func missingKeys(s *corev1.Secret, gen builder.GeneratedSecret) *problem {
+	want := map[builder.SecretKind][]string{
+		builder.SecretAdminPassword: {builder.AdminPasswordKey},
+		builder.SecretMariaDB:       {builder.MariaDBPasswordKey, builder.MariaDBRootKey},
+		builder.SecretSSHKeyPair:    {builder.SSHPrivateKeyKey, builder.SSHPublicKeyKey},
+	}[gen.Kind]
+	for _, k := range want {
+		if len(s.Data[k]) == 0 {
+			return &problem{opennebulav1alpha1.ReasonSecretKeyMissing, fmt.Sprintf(
+				"generated Secret %s lacks key %q; the operator does not regenerate credentials over live data", s.Name, k)}
+		}
+	}
+	return nil
+}
+
+// alignSecretOwner adds or removes the frontend as the generated Secret's owner, so
+// that secretRetentionPolicy Delete lets the garbage collector remove it with the frontend.
+func (r *OpenNebulaFrontendReconciler) alignSecretOwner(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, s *corev1.Secret, owned bool) error {
+	if metav1.IsControlledBy(s, fe) == owned {
+		return nil
+	}
+	patch := client.MergeFrom(s.DeepCopy())
+	if owned {
+		if err := controllerutil.SetControllerReference(fe, s, r.Scheme); err != nil {
+			return err
+		}
+	} else if err := controllerutil.RemoveControllerReference(fe, s, r.Scheme); err != nil {
+		return err
+	}
+	return r.Patch(ctx, s, patch, client.FieldOwner(apply.FieldManager))
+}
+
+// checkReferences finds what admission cannot: a referenced Secret or key, or a
+// StorageClass, that does not exist. They are read past the cache, which holds only the
+// operator's own objects.
+func (r *OpenNebulaFrontendReconciler) checkReferences(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (*problem, error) {
+	for _, ref := range builder.ReferencedSecretKeys(fe) {
+		s := &corev1.Secret{}
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s)
+		if apierrors.IsNotFound(err) {
+			return &problem{opennebulav1alpha1.ReasonSecretMissing, fmt.Sprintf("Secret %s does not exist", ref.Name)}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := s.Data[ref.Key]; !ok {
+			return &problem{opennebulav1alpha1.ReasonSecretKeyMissing, fmt.Sprintf("Secret %s has no key %q", ref.Name, ref.Key)}, nil
+		}
+	}
+	var classes []*string
+	classes = append(classes, fe.Spec.Persistence.StorageClassName)
+	if m := fe.Spec.Database.MariaDB; m != nil && builder.DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB {
+		classes = append(classes, m.StorageClassName)
+	}
+	for _, name := range classes {
+		if name == nil || *name == "" {
+			continue
+		}
+		err := r.APIReader.Get(ctx, client.ObjectKey{Name: *name}, &storagev1.StorageClass{})
+		if apierrors.IsNotFound(err) {
+			return &problem{opennebulav1alpha1.ReasonStorageClassMissing, fmt.Sprintf("StorageClass %s does not exist", *name)}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// checkOned dials oned through the external Service, as the Helm chart's test did, when
+// the frontend's pods are ready and the operator can resolve Service names.
+func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.StatefulSet) onedCheck {
+	if !r.CheckOned || sts == nil || sts.Status.ReadyReplicas == 0 {
+		return onedCheck{}
+	}
+	addr := net.JoinHostPort(fmt.Sprintf("%s.%s.svc", builder.NamesFor(fe.Name).ExternalService, fe.Namespace),
+		strconv.Itoa(int(onedPort())))
+	d := net.Dialer{Timeout: onedDialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err == nil {
+		_ = conn.Close()
+	}
+	return onedCheck{checked: true, err: err}
+}
+
+func onedPort() int32 {
+	for _, p := range builder.Ports {
+		if p.Name == builder.PortOned {
+			return p.Port
+		}
+	}
+	return 0
+}
