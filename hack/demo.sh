@@ -29,7 +29,8 @@ nohup "${ROOT_DIR}/bin/manager" --metrics-bind-address=0 --health-probe-bind-add
   >"${STATE_DIR}/manager.log" 2>&1 &
 echo $! >"${STATE_DIR}/manager.pid"
 
-echo "== applying config/samples/"
+echo "== applying config/samples/ (the production sample's Secrets first)"
+KUBECTL="${KUBECTL}" "${HACK_DIR}/sample-secrets.sh" default
 "${KUBECTL}" apply -k "${ROOT_DIR}/config/samples/"
 if ! "${KUBECTL}" wait --for=condition=Ready opennebulafrontends --all --timeout=5m; then
   echo "the frontend did not become Ready; manager log:" >&2

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -55,6 +56,8 @@ type OpenNebulaFrontendReconciler struct {
 	// CheckOned dials each ready frontend's oned (port 2633) to report OnedReachable;
 	// on when the operator runs inside the cluster, where Service names resolve.
 	CheckOned bool
+	// ProblemRecheck overrides DefaultProblemRecheck (tests shorten it).
+	ProblemRecheck time.Duration
 	// APIReader reads past the cache, for the rare child that is not in it.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
@@ -134,7 +137,7 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if obs.problem != nil {
 		// Nothing to retry at once: the user must act. Look again with a backoff-like delay,
 		// as a referenced Secret or StorageClass is not watched.
-		return ctrl.Result{RequeueAfter: problemRecheck}, nil
+		return ctrl.Result{RequeueAfter: cmp.Or(r.ProblemRecheck, DefaultProblemRecheck)}, nil
 	}
 	if r.CheckOned && obs.oned.checked {
 		return ctrl.Result{RequeueAfter: onedRecheck}, nil

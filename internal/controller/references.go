@@ -22,9 +22,9 @@ import (
 )
 
 const (
-	// problemRecheck is how soon a frontend blocked by something the user must fix
+	// DefaultProblemRecheck is how soon a frontend blocked by something the user must fix
 	// (a referenced Secret or StorageClass that is not watched) is looked at again.
-	problemRecheck = 30 * time.Second
+	DefaultProblemRecheck = 30 * time.Second
 	// onedRecheck is how often a ready frontend's oned is dialled.
 	onedRecheck     = 5 * time.Minute
 	onedDialTimeout = 2 * time.Second

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -112,11 +113,12 @@ func runSuite(m *testing.M) int {
 	}
 	defer stopEvents()
 	if err := (&OpenNebulaFrontendReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    mgr.GetScheme(),
-		Recorder:  recorder,
-		Options:   builder.Options{DefaultImage: "registry.test/opennebula:7.2.0"},
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Scheme:         mgr.GetScheme(),
+		ProblemRecheck: 300 * time.Millisecond,
+		Recorder:       recorder,
+		Options:        builder.Options{DefaultImage: "registry.test/opennebula:7.2.0"},
 	}).SetupWithManager(mgr, 2); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -93,7 +93,7 @@ func run(m *testing.M) int {
 	// The real manager binary, built by `make test-e2e` (make build). It serves the tests
 	// of this file only; the install tests run their own, with each install's permissions.
 	managerLog = filepath.Join(os.TempDir(), clusterName+"-manager.log")
-	stop, err := launchManager(kubeconfig, []string{"WATCH_NAMESPACE=e2e-sample,e2e-recreate"}, managerLog)
+	stop, err := launchManager(kubeconfig, []string{"WATCH_NAMESPACE=e2e-sample,e2e-recreate,e2e-production"}, managerLog)
 	if err != nil {
 		return fail(err)
 	}
@@ -207,19 +207,57 @@ func TestSampleReachesReadyAndIsGarbageCollected(t *testing.T) {
 	out, err = kubectl("delete", "-n", ns, "-f", sample, "--wait=true", "--timeout=1m")
 	g.Expect(err).NotTo(HaveOccurred(), out)
 	g.Eventually(func(g Gomega) {
-		for _, obj := range []client.Object{&appsv1.StatefulSet{}, &corev1.Service{}, &corev1.Pod{}} {
-			name := "opennebula"
-			if _, ok := obj.(*corev1.Pod); ok {
-				name = "opennebula-0"
-			}
+		for name, obj := range map[string]client.Object{
+			"opennebula": &appsv1.StatefulSet{}, "opennebula-mariadb": &appsv1.StatefulSet{},
+			"opennebula-0": &corev1.Pod{}, "opennebula-mariadb-0": &corev1.Pod{},
+			"opennebula-headless": &corev1.Service{}, "opennebula-config": &corev1.ConfigMap{},
+		} {
 			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s still exists", obj, name)
 		}
-		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "opennebula-headless"}, &corev1.Service{})
-		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "headless Service still exists")
 	}, 3*time.Minute, time.Second).Should(Succeed())
-	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-opennebula-0"}, pvc)).To(Succeed(),
-		"the data volume must survive the frontend's deletion")
+	for _, name := range []string{"data-opennebula-0", "data-opennebula-mariadb-0"} {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pvc)).To(Succeed(),
+			"the data volume %s must survive the frontend's deletion", name)
+	}
+	for _, name := range []string{"opennebula-oneadmin", "opennebula-mariadb", "opennebula-ssh"} {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &corev1.Secret{})).To(Succeed(),
+			"the generated Secret %s must survive the frontend's deletion (secretRetentionPolicy Retain)", name)
+	}
+}
+
+// The production sample (external database, LoadBalancer with monitorAddress auto,
+// Ingress with TLS, provided SSH keys) reaches Ready once its Secrets exist.
+func TestProductionSampleReachesReady(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "e2e-production"
+	createNamespace(t, ns)
+	out, err := sampleSecrets(ns)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	sample := filepath.Join(rootDir, "config", "samples", "opennebula_v1alpha1_opennebulafrontend_production.yaml")
+	out, err = kubectl("apply", "-n", ns, "-f", sample)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "opennebula-production"}, fe)).To(Succeed())
+		g.Expect(meta.IsStatusConditionTrue(fe.Status.Conditions, opennebulav1alpha1.ConditionReady)).To(BeTrue(), "%+v", fe.Status.Conditions)
+		g.Expect(meta.IsStatusConditionFalse(fe.Status.Conditions, opennebulav1alpha1.ConditionDegraded)).To(BeTrue(), "%+v", fe.Status.Conditions)
+	}, 3*time.Minute, time.Second).Should(Succeed())
+	g.Expect(fe.Status.Endpoints.FireEdge).To(Equal("https://opennebula.example.org/fireedge/sunstone"))
+	g.Expect(fe.Status.SSHKeySecret).To(Equal("opennebula-ssh-keys"))
+	// The local cluster has no load balancer: the address to advertise is still pending.
+	g.Expect(fe.Status.MonitorAddress).To(BeEmpty())
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "opennebula-production-mariadb"}, &appsv1.StatefulSet{})).NotTo(Succeed(),
+		"an external database means no managed MariaDB")
+}
+
+// sampleSecrets creates the Secrets the production sample references.
+func sampleSecrets(ns string) (string, error) {
+	cmd := exec.Command(filepath.Join(rootDir, "hack", "sample-secrets.sh"), ns)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "KUBECTL="+kubectlBin)
+	b, err := cmd.CombinedOutput()
+	return string(b), err
 }
 
 // A child deleted on the real cluster is put back, and the pod comes back Running.

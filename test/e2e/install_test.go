@@ -222,6 +222,8 @@ func TestOLMInstallStrategy(t *testing.T) {
 	args = append(args, "--leader-election-namespace="+opNS)
 	log := startManager(t, kubeconfigFor(t, opNS, sa), env, args...)
 
+	out, err := sampleSecrets(targetNS)
+	g.Expect(err).NotTo(HaveOccurred(), out)
 	var examples []map[string]any
 	g.Expect(json.Unmarshal([]byte(bundle.CSV.Annotations["alm-examples"]), &examples)).To(Succeed())
 	for _, ex := range examples {

@@ -1,0 +1,391 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+)
+
+// Bad specs are refused by the API server with a message that names the field.
+func TestAdmissionRejectsBadSpecsWithTheField(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	cases := []struct{ name, spec, message string }{
+		{"ext-missing", `database: {backend: External}`,
+			"spec.database: Invalid value: database.external is required when database.backend is External"},
+		{"ext-wrong-backend", `database: {backend: MariaDB, external: {host: db, passwordSecretRef: {name: s, key: k}}}`,
+			"database.external is only valid when database.backend is External"},
+		{"mariadb-on-sqlite", `database: {backend: SQLite, mariadb: {image: mariadb:11}}`,
+			"database.mariadb is only valid when database.backend is MariaDB"},
+		{"ext-no-host", `database: {backend: External, external: {passwordSecretRef: {name: s, key: k}}}`,
+			"spec.database.external.host: Required value"},
+		{"ext-no-password", `database: {backend: External, external: {host: db}}`,
+			"spec.database.external.passwordSecretRef: Required value"},
+		{"ext-port", `database: {backend: External, external: {host: db, port: 70000, passwordSecretRef: {name: s, key: k}}}`,
+			"spec.database.external.port: Invalid value: 70000: spec.database.external.port in body should be less than or equal to 65535"},
+		{"backend-enum", `database: {backend: Postgres}`, `spec.database.backend: Unsupported value: "Postgres"`},
+		{"auto-needs-lb", `monitorAddress: auto`,
+			"monitorAddress: auto needs service.type LoadBalancer"},
+		{"monitor-pattern", `monitorAddress: "not an address"`, "spec.monitorAddress: Invalid value"},
+		{"hostname-pattern", `hostname: "-bad-"`, "spec.hostname: Invalid value"},
+		{"nodeports-clusterip", `service: {nodePorts: {oned: 30633}}`,
+			"service.nodePorts needs service.type NodePort or LoadBalancer"},
+		{"nodeports-key", `service: {type: NodePort, nodePorts: {sunstone: 30869}}`,
+			"service.nodePorts keys must be port names"},
+		{"nodeports-range", `service: {type: NodePort, nodePorts: {oned: 0}}`,
+			"service.nodePorts values must be ports (1-65535)"},
+		{"lb-ranges-nodeport", `service: {type: NodePort, loadBalancerSourceRanges: [10.0.0.0/8]}`,
+			"service.loadBalancerClass and service.loadBalancerSourceRanges need service.type LoadBalancer"},
+		{"etp-clusterip", `service: {externalTrafficPolicy: Local}`,
+			"service.externalTrafficPolicy needs service.type NodePort or LoadBalancer"},
+		{"etp-enum", `service: {type: NodePort, externalTrafficPolicy: Sometimes}`,
+			`spec.service.externalTrafficPolicy: Unsupported value: "Sometimes"`},
+		{"tls-needs-host", `ingress: {enabled: true, tlsSecretName: tls}`, "ingress.tlsSecretName needs ingress.host"},
+		{"ingress-host", `ingress: {enabled: true, host: "Not_A_Host"}`, "spec.ingress.host: Invalid value"},
+		{"public-url", `fireEdgeProxy: {publicURL: "not a url"}`, "fireEdgeProxy.publicURL must be a URL"},
+		{"pull-policy", `imagePullPolicy: Sometimes`, `spec.imagePullPolicy: Unsupported value: "Sometimes"`},
+		{"retention", `secretRetentionPolicy: Forget`, `spec.secretRetentionPolicy: Unsupported value: "Forget"`},
+		{"access-mode", `persistence: {accessMode: ReadOnlyMany}`, `spec.persistence.accessMode: Unsupported value: "ReadOnlyMany"`},
+		{"mariadb-size", `database: {mariadb: {size: "0"}}`, "spec.database.mariadb.size: Invalid value"},
+		{"secret-ref-key", `admin: {passwordSecretRef: {name: s, key: "a b"}}`, "spec.admin.passwordSecretRef.key: Invalid value"},
+		{"unknown-field", `replicas: 3`, `unknown field "spec.replicas"`},
+	}
+	for _, tc := range cases {
+		u := &unstructured.Unstructured{}
+		doc := "apiVersion: opennebula.io/v1alpha1\nkind: OpenNebulaFrontend\nmetadata: {name: " + tc.name + ", namespace: " + ns + "}\nspec: {" + tc.spec + "}\n"
+		Expect(yaml.Unmarshal([]byte(doc), &u.Object)).To(Succeed(), tc.name)
+		err := k8sClient.Create(context.Background(), u, client.FieldValidation("Strict"))
+		switch {
+		case err == nil:
+			t.Errorf("%s: accepted", tc.name)
+		case !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err):
+			t.Errorf("%s: not a validation error: %v", tc.name, err)
+		case !strings.Contains(err.Error(), tc.message):
+			t.Errorf("%s: message %q lacks %q", tc.name, err.Error(), tc.message)
+		}
+	}
+
+	// The database backend cannot change after creation.
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "immutable", Namespace: ns}}
+	fe.Spec.Database.Backend = opennebulav1alpha1.DatabaseSQLite
+	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+	fe.Spec.Database.Backend = opennebulav1alpha1.DatabaseMariaDB
+	err := k8sClient.Update(context.Background(), fe)
+	Expect(err).To(HaveOccurred())
+	Expect(err.Error()).To(ContainSubstring("spec.database.backend: Invalid value: \"MariaDB\": database.backend is immutable"))
+}
+
+func degraded(g Gomega, ns string) *metav1.Condition {
+	fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	return condition(g, fe, opennebulav1alpha1.ConditionDegraded)
+}
+
+// What admission cannot know (a missing Secret, key or StorageClass) sets Degraded with
+// a reason, holds the StatefulSet back, and recovers by itself once fixed.
+func TestMissingReferencesDegradeAndRecover(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
+	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "admin", Key: "pw"}
+	fe.Spec.Persistence.StorageClassName = new("fast")
+	Expect(k8sClient.Create(ctx, fe)).To(Succeed())
+
+	Eventually(func(g Gomega) {
+		d := degraded(g, ns)
+		g.Expect(d.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonSecretMissing))
+		g.Expect(d.Message).To(Equal("Secret admin does not exist"))
+	}, timeout, poll).Should(Succeed())
+	Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "one"}, &appsv1.StatefulSet{}))).To(BeTrue(),
+		"the StatefulSet must wait for the Secret")
+	// The Services do not depend on the Secret and are created.
+	Eventually(func(g Gomega) { get(g, ns, "one", &corev1.Service{}) }, timeout, poll).Should(Succeed())
+
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "admin", Namespace: ns}, StringData: map[string]string{"password": "x"}}
+	Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+	Eventually(func(g Gomega) {
+		d := degraded(g, ns)
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonSecretKeyMissing))
+		g.Expect(d.Message).To(Equal(`Secret admin has no key "pw"`))
+	}, timeout, poll).Should(Succeed())
+
+	secret.StringData = map[string]string{"pw": "x"}
+	Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+	Eventually(func(g Gomega) {
+		d := degraded(g, ns)
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonStorageClassMissing))
+		g.Expect(d.Message).To(Equal("StorageClass fast does not exist"))
+	}, timeout, poll).Should(Succeed())
+
+	Expect(k8sClient.Create(ctx, &storageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast"}, Provisioner: "example.org/fast"})).To(Succeed())
+	Eventually(func(g Gomega) {
+		d := degraded(g, ns)
+		g.Expect(d.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonAsExpected))
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		env := sts.Spec.Template.Spec.Containers[0].Env
+		g.Expect(env).To(ContainElement(HaveField("Name", "ONEADMIN_PASSWORD")))
+		var ref *corev1.SecretKeySelector
+		for _, e := range env {
+			if e.Name == "ONEADMIN_PASSWORD" {
+				ref = e.ValueFrom.SecretKeyRef
+			}
+		}
+		g.Expect(ref.Name).To(Equal("admin"))
+		g.Expect(ref.Key).To(Equal("pw"))
+	}, timeout, poll).Should(Succeed())
+	// The user's Secret is never touched.
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(Succeed())
+	Expect(secret.OwnerReferences).To(BeEmpty())
+}
+
+// Generated credentials: created once, kept when the frontend is deleted (Retain),
+// owned by it with Delete, and never regenerated over a volume initialised with them.
+func TestGeneratedSecrets(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	createFrontend(t, ns, "one")
+	var admin, db, ssh corev1.Secret
+	Eventually(func(g Gomega) {
+		admin = *get(g, ns, "one-oneadmin", &corev1.Secret{})
+		db = *get(g, ns, "one-mariadb", &corev1.Secret{})
+		ssh = *get(g, ns, "one-ssh", &corev1.Secret{})
+	}, timeout, poll).Should(Succeed())
+	Expect(admin.Data["password"]).To(HaveLen(32))
+	Expect(db.Data["password"]).To(HaveLen(32))
+	Expect(db.Data["root-password"]).To(HaveLen(32))
+	Expect(string(db.Data["password"])).NotTo(Equal(string(db.Data["root-password"])))
+	Expect(string(ssh.Data["ssh-privatekey"])).To(HavePrefix("-----BEGIN RSA PRIVATE KEY-----"))
+	Expect(string(ssh.Data["ssh-publickey"])).To(HavePrefix("ssh-rsa "))
+	Expect(ssh.Type).To(Equal(corev1.SecretTypeSSHAuth))
+	Expect(admin.OwnerReferences).To(BeEmpty(), "Retain (the default) keeps them without an owner")
+
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(fe.Status.AdminPasswordSecret).To(Equal("one-oneadmin"))
+		g.Expect(fe.Status.SSHKeySecret).To(Equal("one-ssh"))
+		g.Expect(fe.Status.Hostname).To(Equal("one-0.one-headless." + ns + ".svc.cluster.local"))
+		g.Expect(fe.Status.Endpoints.Oned).To(Equal("http://one." + ns + ".svc.cluster.local:2633/RPC2"))
+		g.Expect(fe.Status.Endpoints.FireEdge).To(Equal("http://one." + ns + ".svc.cluster.local:2616/fireedge/sunstone"))
+	}, timeout, poll).Should(Succeed())
+
+	// secretRetentionPolicy Delete: the frontend owns them, so they go with it.
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		fe.Spec.SecretRetentionPolicy = opennebulav1alpha1.SecretRetentionDelete
+		g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		for _, name := range []string{"one-oneadmin", "one-mariadb", "one-ssh"} {
+			s := get(g, ns, name, &corev1.Secret{})
+			g.Expect(metav1.GetControllerOf(s)).NotTo(BeNil(), name)
+		}
+	}, timeout, poll).Should(Succeed())
+	// The data never changed.
+	Expect(get(Default, ns, "one-oneadmin", &corev1.Secret{}).Data).To(Equal(admin.Data))
+
+	// A generated Secret deleted while the volume it initialised exists is not generated
+	// again: Degraded explains, and the StatefulSet is left as it is.
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "data-one-0", Namespace: ns},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	Expect(k8sClient.Create(ctx, pvc)).To(Succeed())
+	Expect(k8sClient.Delete(ctx, &admin)).To(Succeed())
+	Eventually(func(g Gomega) {
+		d := degraded(g, ns)
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonSecretMissing))
+		g.Expect(d.Message).To(ContainSubstring("generated Secret one-oneadmin is missing but volume data-one-0"))
+	}, timeout, poll).Should(Succeed())
+	Consistently(func() bool {
+		return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "one-oneadmin"}, &corev1.Secret{}))
+	}, "1s", poll).Should(BeTrue(), "credentials must not be regenerated over live data")
+}
+
+// monitorAddress auto advertises the LoadBalancer's address once it is assigned.
+func TestMonitorAddressAuto(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
+	fe.Spec.Service.Type = corev1.ServiceTypeLoadBalancer
+	fe.Spec.MonitorAddress = opennebulav1alpha1.MonitorAddressAuto
+	Expect(k8sClient.Create(ctx, fe)).To(Succeed())
+	monitorEnv := func(g Gomega) string {
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		for _, e := range sts.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "OPENNEBULA_MONITOR_ADDRESS" {
+				return e.Value
+			}
+		}
+		return ""
+	}
+	Eventually(func(g Gomega) { g.Expect(monitorEnv(g)).To(BeEmpty()) }, timeout, poll).Should(Succeed())
+
+	// What the cloud's load balancer controller does.
+	Eventually(func(g Gomega) {
+		svc := get(g, ns, "one", &corev1.Service{})
+		svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.10"}}
+		g.Expect(k8sClient.Status().Update(ctx, svc)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		g.Expect(monitorEnv(g)).To(Equal("192.0.2.10"))
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(fe.Status.MonitorAddress).To(Equal("192.0.2.10"))
+		g.Expect(fe.Status.Endpoints.OnedExternal).To(Equal("http://192.0.2.10:2633/RPC2"))
+		g.Expect(fe.Status.Endpoints.FireEdge).To(Equal("http://192.0.2.10:2616/fireedge/sunstone"))
+	}, timeout, poll).Should(Succeed())
+}
+
+// Every spec field reaches the children.
+func TestSpecFieldsReachTheChildren(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	doc := `apiVersion: opennebula.io/v1alpha1
+kind: OpenNebulaFrontend
+metadata: {name: prod, namespace: ` + ns + `}
+spec:
+  image: registry.example.org/opennebula:7.2.0
+  imagePullPolicy: Always
+  imagePullSecrets: [{name: regcred}]
+  hostname: one.example.org
+  monitorAddress: 198.51.100.7
+  database: {backend: External, external: {host: db.example.org, port: 3307, name: one, user: one, passwordSecretRef: {name: db, key: pw}}}
+  service:
+    type: LoadBalancer
+    annotations: {lb.example.org/internal: "false"}
+    labels: {team: cloud}
+    loadBalancerClass: example.org/lb
+    loadBalancerSourceRanges: [203.0.113.0/24]
+    externalTrafficPolicy: Local
+    nodePorts: {ssh: 30022}
+  persistence: {size: 50Gi, accessMode: ReadWriteOncePod}
+  ssh: {keySecretRef: {name: keys}, image: registry.example.org/opennebula-sshd:7.2.0}
+  fireEdgeProxy: {publicURL: "https://one.example.org"}
+  ingress: {enabled: true, host: one.example.org, className: nginx, tlsSecretName: one-tls, annotations: {cert-manager.io/cluster-issuer: le}}
+  pod:
+    labels: {team: cloud}
+    annotations: {backup.example.org/enabled: "true"}
+    resources: {requests: {cpu: "1", memory: 2Gi}}
+    nodeSelector: {role: cloud}
+    tolerations: [{key: dedicated, operator: Equal, value: cloud, effect: NoSchedule}]
+    priorityClassName: system-cluster-critical
+    serviceAccountName: opennebula
+    env: [{name: TZ, value: UTC}]
+  probes:
+    readiness: {tcpSocket: {port: 2633}, periodSeconds: 5}
+`
+	u := &unstructured.Unstructured{}
+	Expect(yaml.Unmarshal([]byte(doc), &u.Object)).To(Succeed())
+	for name, data := range map[string]map[string]string{
+		"db":   {"pw": "x"},
+		"keys": {"ssh-privatekey": "k", "ssh-publickey": "ssh-rsa AAAA"},
+	} {
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data})).To(Succeed())
+	}
+	Expect(k8sClient.Create(ctx, u)).To(Succeed())
+
+	Eventually(func(g Gomega) {
+		sts := get(g, ns, "prod", &appsv1.StatefulSet{})
+		pod := sts.Spec.Template.Spec
+		c := pod.Containers[0]
+		g.Expect(c.Image).To(Equal("registry.example.org/opennebula:7.2.0"))
+		g.Expect(c.ImagePullPolicy).To(Equal(corev1.PullAlways))
+		g.Expect(pod.ImagePullSecrets).To(ConsistOf(corev1.LocalObjectReference{Name: "regcred"}))
+		env := map[string]string{}
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+		g.Expect(env).To(HaveKeyWithValue("OPENNEBULA_HOSTNAME", "one.example.org"))
+		g.Expect(env).To(HaveKeyWithValue("OPENNEBULA_MONITOR_ADDRESS", "198.51.100.7"))
+		g.Expect(env).To(HaveKeyWithValue("DB_BACKEND", "mysql"))
+		g.Expect(env).To(HaveKeyWithValue("DB_HOST", "db.example.org"))
+		g.Expect(env).To(HaveKeyWithValue("DB_PORT", "3307"))
+		g.Expect(env).To(HaveKeyWithValue("DB_NAME", "one"))
+		g.Expect(env).To(HaveKeyWithValue("TZ", "UTC"))
+		g.Expect(c.Resources.Requests.Cpu().String()).To(Equal("1"))
+		g.Expect(c.ReadinessProbe.TCPSocket).NotTo(BeNil())
+		g.Expect(pod.InitContainers[0].Name).To(Equal("wait-for-database"))
+		g.Expect(pod.NodeSelector).To(HaveKeyWithValue("role", "cloud"))
+		g.Expect(pod.Tolerations).To(HaveLen(1))
+		g.Expect(pod.PriorityClassName).To(Equal("system-cluster-critical"))
+		g.Expect(pod.ServiceAccountName).To(Equal("opennebula"))
+		g.Expect(*pod.AutomountServiceAccountToken).To(BeTrue())
+		g.Expect(sts.Spec.Template.Labels).To(HaveKeyWithValue("team", "cloud"))
+		g.Expect(sts.Spec.Template.Annotations).To(HaveKeyWithValue("backup.example.org/enabled", "true"))
+		g.Expect(sts.Spec.VolumeClaimTemplates[0].Spec.AccessModes).To(ConsistOf(corev1.ReadWriteOncePod))
+		var sshd *corev1.Container
+		for i := range pod.Containers {
+			if pod.Containers[i].Name == builder.SSHDContainerName {
+				sshd = &pod.Containers[i]
+			}
+		}
+		g.Expect(sshd).NotTo(BeNil())
+		g.Expect(sshd.Image).To(Equal("registry.example.org/opennebula-sshd:7.2.0"))
+		var keysVolume string
+		for _, v := range pod.Volumes {
+			if v.Secret != nil {
+				keysVolume = v.Secret.SecretName
+			}
+		}
+		g.Expect(keysVolume).To(Equal("keys"))
+
+		svc := get(g, ns, "prod", &corev1.Service{})
+		g.Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeLoadBalancer))
+		g.Expect(svc.Annotations).To(HaveKeyWithValue("lb.example.org/internal", "false"))
+		g.Expect(svc.Labels).To(HaveKeyWithValue("team", "cloud"))
+		g.Expect(*svc.Spec.LoadBalancerClass).To(Equal("example.org/lb"))
+		g.Expect(svc.Spec.LoadBalancerSourceRanges).To(ConsistOf("203.0.113.0/24"))
+		g.Expect(svc.Spec.ExternalTrafficPolicy).To(Equal(corev1.ServiceExternalTrafficPolicyLocal))
+		for _, p := range svc.Spec.Ports {
+			if p.Name == "ssh" {
+				g.Expect(p.NodePort).To(Equal(int32(30022)))
+			}
+		}
+
+		ing := get(g, ns, "prod", &ingress{})
+		g.Expect(*ing.Spec.IngressClassName).To(Equal("nginx"))
+		g.Expect(ing.Spec.TLS[0].SecretName).To(Equal("one-tls"))
+		g.Expect(ing.Spec.Rules[0].Host).To(Equal("one.example.org"))
+		g.Expect(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name).To(Equal("fireedge"))
+
+		cm := get(g, ns, "prod-config", &corev1.ConfigMap{})
+		g.Expect(cm.Data["nginx.conf"]).To(ContainSubstring("sub_filter '__HOST__' 'https://one.example.org';"))
+		g.Expect(cm.Data["sshd_config"]).To(ContainSubstring("AllowUsers oneadmin"))
+
+		fe := get(g, ns, "prod", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(fe.Status.Endpoints.FireEdge).To(Equal("https://one.example.org/fireedge/sunstone"))
+		g.Expect(fe.Status.SSHKeySecret).To(Equal("keys"))
+		g.Expect(fe.Status.Version).To(Equal("7.2.0"))
+	}, timeout, poll).Should(Succeed())
+
+	// No MariaDB and no generated secrets for an external database with given keys.
+	Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "prod-mariadb"}, &appsv1.StatefulSet{}))).To(BeTrue())
+	Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "prod-ssh"}, &corev1.Secret{}))).To(BeTrue())
+}
+
+type (
+	storageClass = storagev1.StorageClass
+	ingress      = networkingv1.Ingress
+)
