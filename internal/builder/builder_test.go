@@ -219,3 +219,39 @@ func portNames(svc *corev1.Service) string {
 	}
 	return strings.Join(names, ",")
 }
+
+func TestVersion(t *testing.T) {
+	for image, want := range map[string]string{
+		"docker.io/pablodelarco/opennebula:7.2.0":          "7.2.0",
+		"registry.local:5000/opennebula:7.4.1":             "7.4.1",
+		"registry.local:5000/opennebula":                   "latest",
+		"opennebula:7.0@sha256:0123456789abcdef0123456789": "7.0",
+	} {
+		if got := Version(image); got != want {
+			t.Errorf("Version(%q) = %q, want %q", image, got, want)
+		}
+	}
+}
+
+func TestGeneratedSecretsFollowTheSpec(t *testing.T) {
+	fe := frontend()
+	kinds := func() []SecretKind {
+		var out []SecretKind
+		for _, g := range GeneratedSecrets(fe) {
+			out = append(out, g.Kind)
+		}
+		return out
+	}
+	if got := kinds(); len(got) != 3 {
+		t.Errorf("default frontend generates %v, want the admin password, MariaDB credentials and SSH keys", got)
+	}
+	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "a", Key: "k"}
+	fe.Spec.SSH.KeySecretRef = &corev1.LocalObjectReference{Name: "s"}
+	fe.Spec.Database.Backend = opennebulav1alpha1.DatabaseSQLite
+	if got := kinds(); len(got) != 0 {
+		t.Errorf("with references and SQLite nothing is generated, got %v", got)
+	}
+	if refs := ReferencedSecretKeys(fe); len(refs) != 3 {
+		t.Errorf("referenced keys %v, want the admin password and the two SSH keys", refs)
+	}
+}

@@ -78,3 +78,49 @@ func TestComputeStatusKeepsTransitionTime(t *testing.T) {
 		t.Errorf("lastTransitionTime moved from %v to %v without a change", before, after)
 	}
 }
+
+func TestComputeStatusDegradedAndOned(t *testing.T) {
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: "ns", Generation: 2}}
+	ready := statefulSet(1, 1, 1, 1, "r", "r")
+	cases := []struct {
+		name                       string
+		obs                        observation
+		degraded, oned             metav1.ConditionStatus
+		degradedReason, onedReason string
+	}{
+		{"healthy, oned not checked", observation{sts: ready},
+			metav1.ConditionFalse, metav1.ConditionUnknown, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonNotChecked},
+		{"oned answers", observation{sts: ready, oned: onedCheck{checked: true}},
+			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedAnswers},
+		{"oned refuses", observation{sts: ready, oned: onedCheck{checked: true, err: errors.New("connection refused")}},
+			metav1.ConditionFalse, metav1.ConditionFalse, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedUnreachable},
+		{"missing secret", observation{problem: &problem{opennebulav1alpha1.ReasonSecretMissing, "Secret x does not exist"}},
+			metav1.ConditionTrue, metav1.ConditionUnknown, opennebulav1alpha1.ReasonSecretMissing, opennebulav1alpha1.ReasonNotChecked},
+		{"apply error", observation{sts: ready, err: errors.New("boom")},
+			metav1.ConditionTrue, metav1.ConditionUnknown, opennebulav1alpha1.ReasonReconcileFailed, opennebulav1alpha1.ReasonNotChecked},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := computeStatus(fe, tc.obs, builder.Options{})
+			d := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionDegraded)
+			o := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionOnedReachable)
+			if d.Status != tc.degraded || d.Reason != tc.degradedReason {
+				t.Errorf("Degraded %s/%s, want %s/%s", d.Status, d.Reason, tc.degraded, tc.degradedReason)
+			}
+			if o.Status != tc.oned || o.Reason != tc.onedReason {
+				t.Errorf("OnedReachable %s/%s, want %s/%s", o.Status, o.Reason, tc.oned, tc.onedReason)
+			}
+			if tc.obs.problem != nil {
+				r := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionReady)
+				if r.Status != metav1.ConditionFalse || r.Message != "waiting: "+tc.obs.problem.message {
+					t.Errorf("Ready %s %q", r.Status, r.Message)
+				}
+			}
+		})
+	}
+	st := computeStatus(fe, observation{sts: ready, inputs: builder.Inputs{LoadBalancerAddress: "192.0.2.1"}}, builder.Options{ClusterDomain: "corp"})
+	if st.Endpoints.Oned != "http://one.ns.svc.corp:2633/RPC2" || st.Endpoints.OnedExternal != "http://192.0.2.1:2633/RPC2" ||
+		st.Hostname != "one-0.one-headless.ns.svc.corp" || st.Version != "" {
+		t.Errorf("facts %+v", st)
+	}
+}
