@@ -236,7 +236,7 @@ func TestVersion(t *testing.T) {
 func TestGeneratedSecretsFollowTheSpec(t *testing.T) {
 	fe := frontend()
 	kinds := func() []SecretKind {
-		var out []SecretKind
+		out := make([]SecretKind, 0, 3)
 		for _, g := range GeneratedSecrets(fe) {
 			out = append(out, g.Kind)
 		}
