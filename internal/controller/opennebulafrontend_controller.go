@@ -28,6 +28,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -127,6 +128,13 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	obs.oned = r.checkOned(ctx, fe, obs.sts)
 
+	if p := obs.problem; p != nil {
+		// One Event per new problem, not one per recheck.
+		if prev := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionDegraded); prev == nil ||
+			prev.Status != metav1.ConditionTrue || prev.Message != p.message {
+			r.Recorder.Eventf(fe, corev1.EventTypeWarning, p.reason, "%s", p.message)
+		}
+	}
 	status := computeStatus(fe, obs, r.Options)
 	if err := r.updateStatus(ctx, fe, status); err != nil && obs.err == nil {
 		obs.err = err

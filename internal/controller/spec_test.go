@@ -114,6 +114,21 @@ func TestMissingReferencesDegradeAndRecover(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 	Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "one"}, &appsv1.StatefulSet{}))).To(BeTrue(),
 		"the StatefulSet must wait for the Secret")
+	// The problem is an Event too, and rechecks (every 300ms here) do not repeat it.
+	eventCount := func(g Gomega) int32 {
+		events := &corev1.EventList{}
+		g.Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+		var n int32
+		for _, e := range events.Items {
+			if e.Reason == opennebulav1alpha1.ReasonSecretMissing && e.Type == corev1.EventTypeWarning && e.Message == "Secret admin does not exist" {
+				n += max(e.Count, 1)
+			}
+		}
+		return n
+	}
+	Eventually(eventCount, timeout, poll).Should(BeNumerically(">", 0))
+	seen := eventCount(Default)
+	Consistently(eventCount, "1500ms", poll).Should(Equal(seen))
 	// The Services do not depend on the Secret and are created.
 	Eventually(func(g Gomega) { get(g, ns, "one", &corev1.Service{}) }, timeout, poll).Should(Succeed())
 
