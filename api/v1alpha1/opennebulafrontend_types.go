@@ -63,6 +63,14 @@ type OpenNebulaFrontendSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.contains(' ')",message="image must not contain spaces"
 	Image string `json:"image,omitempty"`
 
+	// replicas is the number of frontend servers. 1 today; 3 or 5 will run OpenNebula's
+	// Raft HA (an odd number, for a quorum) and are refused until the operator supports it.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:XValidation:rule="self in [1, 3, 5]",message="replicas must be 1, 3 or 5: OpenNebula's Raft HA needs an odd number of servers"
+	// +kubebuilder:validation:XValidation:rule="self == 1",message="replicas 3 and 5 (Raft HA) are not supported yet: use 1"
+	Replicas *int32 `json:"replicas,omitempty"`
+
 	// imagePullPolicy of every container of the frontend pod; Kubernetes' default when empty.
 	// +optional
 	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
@@ -457,6 +465,16 @@ type ProbesSpec struct {
 	Readiness *corev1.Probe `json:"readiness,omitempty"`
 }
 
+// Annotations users put on a frontend to drive it.
+const (
+	// AnnotationPaused "true" stops every write to the frontend's children; the Paused
+	// condition says so and whether changes are pending. Removing it resumes.
+	AnnotationPaused = "opennebula.io/paused"
+	// AnnotationRestartedAt, set to any new value (a timestamp, by convention), restarts
+	// the frontend's pods: it is copied to the pod template.
+	AnnotationRestartedAt = "opennebula.io/restartedAt"
+)
+
 // Condition types reported in status.conditions. They are an API: users and Argo CD
 // health checks script against them, so they never change meaning.
 const (
@@ -468,6 +486,8 @@ const (
 	// for a reason the user must fix (a missing Secret or key, a missing StorageClass, an
 	// object in the way); the reason and message say which.
 	ConditionDegraded = "Degraded"
+	// ConditionPaused is True while the paused annotation stops writes to the children.
+	ConditionPaused = "Paused"
 	// ConditionOnedReachable says whether oned answers on 2633 through the external
 	// Service, when the operator can reach it (Unknown otherwise).
 	ConditionOnedReachable = "OnedReachable"
@@ -490,6 +510,8 @@ const (
 	ReasonOnedUnreachable     = "OnedUnreachable"
 	ReasonNotChecked          = "NotChecked"
 	ReasonLoadBalancerPending = "LoadBalancerPending"
+	ReasonPaused              = "Paused"
+	ReasonNotPaused           = "NotPaused"
 )
 
 // OpenNebulaFrontendStatus is the observed state of the frontend.

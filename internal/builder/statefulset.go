@@ -45,17 +45,26 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inp
 			Labels:    Labels(fe),
 		},
 		Spec: appsv1.StatefulSetSpec{
-			// One server today; Raft HA (3 or 5) will set this from the spec.
-			Replicas:    ptr.To[int32](1),
+			// 1 today (admission refuses 3 and 5 until Raft HA is supported).
+			Replicas:    new(ptr.Deref(fe.Spec.Replicas, 1)),
 			ServiceName: names.HeadlessService,
 			Selector:    &metav1.LabelSelector{MatchLabels: SelectorLabels(fe)},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: mergeLabels(pod.Labels, Labels(fe)), Annotations: pod.Annotations},
+				ObjectMeta: metav1.ObjectMeta{Labels: mergeLabels(pod.Labels, Labels(fe)), Annotations: podAnnotations(fe)},
 				Spec:       podSpec(fe, opts, in),
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{dataVolumeClaim(fe)},
 		},
 	}
+}
+
+// podAnnotations are the user's, plus the restart request: a new value rolls the pods.
+func podAnnotations(fe *opennebulav1alpha1.OpenNebulaFrontend) map[string]string {
+	restart, ok := fe.Annotations[opennebulav1alpha1.AnnotationRestartedAt]
+	if !ok {
+		return fe.Spec.Pod.Annotations
+	}
+	return mergeLabels(fe.Spec.Pod.Annotations, map[string]string{opennebulav1alpha1.AnnotationRestartedAt: restart})
 }
 
 func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) corev1.PodSpec {

@@ -97,6 +97,10 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, nil
 	}
 
+	if fe.Annotations[opennebulav1alpha1.AnnotationPaused] == "true" {
+		return ctrl.Result{}, r.reportPaused(ctx, fe)
+	}
+
 	obs := observation{inputs: r.inputs(ctx, fe)}
 	obs.problem, obs.err = r.ensureGeneratedSecrets(ctx, fe)
 	if obs.problem == nil && obs.err == nil {
@@ -151,6 +155,52 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{RequeueAfter: onedRecheck}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// reportPaused writes nothing but the status: which children differ from the spec, so
+// the user knows what resuming will change.
+func (r *OpenNebulaFrontendReconciler) reportPaused(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) error {
+	obs := observation{inputs: r.inputs(ctx, fe), sts: r.cachedStatefulSet(ctx, fe), paused: &pauseState{}}
+	for _, desired := range builder.Build(fe, r.Options, obs.inputs) {
+		differs, err := r.differs(ctx, fe, desired)
+		if err != nil {
+			obs.err = err
+			break
+		}
+		if differs {
+			obs.paused.pending = append(obs.paused.pending, desired.GetObjectKind().GroupVersionKind().Kind+" "+desired.GetName())
+		}
+	}
+	if err := r.updateStatus(ctx, fe, computeStatus(fe, obs, r.Options)); err != nil {
+		return err
+	}
+	return obs.err
+}
+
+// differs reports whether applying desired would change the cluster.
+func (r *OpenNebulaFrontendReconciler) differs(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object) (bool, error) {
+	gvk, err := apiutil.GVKForObject(desired, r.Scheme)
+	if err != nil {
+		return false, err
+	}
+	desired.GetObjectKind().SetGroupVersionKind(gvk)
+	if err := controllerutil.SetControllerReference(fe, desired, r.Scheme); err != nil {
+		return false, err
+	}
+	norm, err := apply.Normalize(desired, gvk)
+	if err != nil {
+		return false, err
+	}
+	obj, err := r.Scheme.New(gvk)
+	if err != nil {
+		return false, err
+	}
+	live := obj.(client.Object)
+	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return true, client.IgnoreNotFound(err)
+	}
+	upToDate, err := apply.UpToDate(norm, live)
+	return !upToDate, err
 }
 
 // cachedStatefulSet reads the frontend's StatefulSet when this reconcile did not touch it.

@@ -40,6 +40,13 @@ type observation struct {
 	problem *problem
 	inputs  builder.Inputs
 	oned    onedCheck
+	// paused is set while the paused annotation stops writes.
+	paused *pauseState
+}
+
+type pauseState struct {
+	// pending lists the children that differ from the spec ("StatefulSet one").
+	pending []string
 }
 
 type onedCheck struct {

@@ -63,7 +63,9 @@ func TestAdmissionRejectsBadSpecsWithTheField(t *testing.T) {
 		{"access-mode", `persistence: {accessMode: ReadOnlyMany}`, `spec.persistence.accessMode: Unsupported value: "ReadOnlyMany"`},
 		{"mariadb-size", `database: {mariadb: {size: "0"}}`, "spec.database.mariadb.size: Invalid value"},
 		{"secret-ref-key", `admin: {passwordSecretRef: {name: s, key: "a b"}}`, "spec.admin.passwordSecretRef.key: Invalid value"},
-		{"unknown-field", `replicas: 3`, `unknown field "spec.replicas"`},
+		{"unknown-field", `replica: 3`, `unknown field "spec.replica"`},
+		{"replicas-even", `replicas: 2`, "replicas must be 1, 3 or 5: OpenNebula's Raft HA needs an odd number of servers"},
+		{"replicas-ha", `replicas: 3`, "replicas 3 and 5 (Raft HA) are not supported yet: use 1"},
 	}
 	for _, tc := range cases {
 		u := &unstructured.Unstructured{}
@@ -404,3 +406,60 @@ type (
 	storageClass = storagev1.StorageClass
 	ingress      = networkingv1.Ingress
 )
+
+// The paused annotation stops every write to the children and says what is pending;
+// removing it applies the pending changes.
+func TestPauseStopsWritesAndResumes(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	createFrontend(t, ns, "one")
+	Eventually(func(g Gomega) { get(g, ns, "one", &appsv1.StatefulSet{}) }, timeout, poll).Should(Succeed())
+	patchFrontend := func(patch string) {
+		Eventually(func(g Gomega) {
+			fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+			g.Expect(k8sClient.Patch(ctx, fe, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())
+		}, timeout, poll).Should(Succeed())
+	}
+	patchFrontend(`{"metadata":{"annotations":{"opennebula.io/paused":"true"}}}`)
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		p := condition(g, fe, opennebulav1alpha1.ConditionPaused)
+		g.Expect(p.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(p.Message).To(ContainSubstring("no changes pending"))
+	}, timeout, poll).Should(Succeed())
+
+	childWrites := func() []string {
+		var out []string
+		for _, w := range writesIn(ns) {
+			if !strings.Contains(w, "/opennebulafrontends/") && !strings.Contains(w, "/events") {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	before := childWrites()
+	patchFrontend(`{"spec":{"image":"registry.test/opennebula:7.4.0"}}`)
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		p := condition(g, fe, opennebulav1alpha1.ConditionPaused)
+		g.Expect(p.Message).To(ContainSubstring("1 changes pending: StatefulSet one"))
+		g.Expect(p.ObservedGeneration).To(Equal(fe.Generation))
+	}, timeout, poll).Should(Succeed())
+	Consistently(childWrites, "1s", poll).Should(Equal(before), "a paused frontend's children must not be written")
+	Expect(get(Default, ns, "one", &appsv1.StatefulSet{}).Spec.Template.Spec.Containers[0].Image).To(Equal("registry.test/opennebula:7.2.0"))
+
+	patchFrontend(`{"metadata":{"annotations":{"opennebula.io/paused":null}}}`)
+	Eventually(func(g Gomega) {
+		g.Expect(get(g, ns, "one", &appsv1.StatefulSet{}).Spec.Template.Spec.Containers[0].Image).To(Equal("registry.test/opennebula:7.4.0"))
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionPaused).Status).To(Equal(metav1.ConditionFalse))
+	}, timeout, poll).Should(Succeed())
+
+	// A restart on demand: the annotation reaches the pod template, which rolls the pods.
+	patchFrontend(`{"metadata":{"annotations":{"opennebula.io/restartedAt":"2026-11-27T18:00:00Z"}}}`)
+	Eventually(func(g Gomega) {
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		g.Expect(sts.Spec.Template.Annotations).To(HaveKeyWithValue("opennebula.io/restartedAt", "2026-11-27T18:00:00Z"))
+	}, timeout, poll).Should(Succeed())
+}

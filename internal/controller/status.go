@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,17 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 	}
 
 	reportFacts(&status, fe, obs, opts)
+
+	if p := obs.paused; p != nil {
+		msg := "paused by the " + opennebulav1alpha1.AnnotationPaused + " annotation; no changes pending"
+		if len(p.pending) > 0 {
+			msg = fmt.Sprintf("paused by the %s annotation; %d changes pending: %s", opennebulav1alpha1.AnnotationPaused,
+				len(p.pending), strings.Join(p.pending, ", "))
+		}
+		setBool(opennebulav1alpha1.ConditionPaused, true, opennebulav1alpha1.ReasonPaused, msg)
+	} else {
+		setBool(opennebulav1alpha1.ConditionPaused, false, opennebulav1alpha1.ReasonNotPaused, "the operator reconciles the frontend")
+	}
 
 	switch {
 	case obs.problem != nil:
