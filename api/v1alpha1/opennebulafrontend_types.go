@@ -17,6 +17,7 @@ limitations under the License.
 package v1alpha1
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -159,6 +160,12 @@ type OpenNebulaFrontendSpec struct {
 	// +kubebuilder:default=Retain
 	// +kubebuilder:validation:Enum=Retain;Delete
 	SecretRetentionPolicy SecretRetentionPolicy `json:"secretRetentionPolicy,omitempty"`
+
+	// persistentVolumeClaimRetentionPolicy of the frontend's and the managed database's
+	// StatefulSets: Retain (the default, for both whenDeleted and whenScaled) keeps the
+	// volumes when the frontend is deleted; Delete removes them with it.
+	// +optional
+	PersistentVolumeClaimRetentionPolicy *appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy `json:"persistentVolumeClaimRetentionPolicy,omitempty"`
 }
 
 // SecretRetentionPolicy is Retain or Delete.

@@ -255,3 +255,21 @@ func TestGeneratedSecretsFollowTheSpec(t *testing.T) {
 		t.Errorf("referenced keys %v, want the admin password and the two SSH keys", refs)
 	}
 }
+
+func TestPVCRetention(t *testing.T) {
+	fe := frontend()
+	sts := StatefulSet(fe, Options{}, Inputs{})
+	if p := sts.Spec.PersistentVolumeClaimRetentionPolicy; p.WhenDeleted != appsv1.RetainPersistentVolumeClaimRetentionPolicyType ||
+		p.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+		t.Errorf("default retention %+v, want Retain/Retain", p)
+	}
+	fe.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
+	}
+	for _, s := range []*appsv1.StatefulSet{StatefulSet(fe, Options{}, Inputs{}), MariaDBStatefulSet(fe)} {
+		if p := s.Spec.PersistentVolumeClaimRetentionPolicy; p.WhenDeleted != appsv1.DeletePersistentVolumeClaimRetentionPolicyType ||
+			p.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+			t.Errorf("%s retention %+v, want Delete/Retain", s.Name, p)
+		}
+	}
+}

@@ -115,7 +115,8 @@ func MariaDBStatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend) *appsv1.State
 					}},
 				},
 			},
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{claim},
+			VolumeClaimTemplates:                 []corev1.PersistentVolumeClaim{claim},
+			PersistentVolumeClaimRetentionPolicy: pvcRetention(fe),
 		},
 	}
 }

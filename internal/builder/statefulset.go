@@ -53,8 +53,19 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inp
 				ObjectMeta: metav1.ObjectMeta{Labels: mergeLabels(pod.Labels, Labels(fe)), Annotations: podAnnotations(fe)},
 				Spec:       podSpec(fe, opts, in),
 			},
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{dataVolumeClaim(fe)},
+			VolumeClaimTemplates:                 []corev1.PersistentVolumeClaim{dataVolumeClaim(fe)},
+			PersistentVolumeClaimRetentionPolicy: pvcRetention(fe),
 		},
+	}
+}
+
+// pvcRetention is the user's policy, or Retain for both cases (the volumes hold the
+// cloud's state: never deleted unless asked).
+func pvcRetention(fe *opennebulav1alpha1.OpenNebulaFrontend) *appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy {
+	p := ptr.Deref(fe.Spec.PersistentVolumeClaimRetentionPolicy, appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{})
+	return &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: cmp.Or(p.WhenDeleted, appsv1.RetainPersistentVolumeClaimRetentionPolicyType),
+		WhenScaled:  cmp.Or(p.WhenScaled, appsv1.RetainPersistentVolumeClaimRetentionPolicyType),
 	}
 }
 
