@@ -480,6 +480,10 @@ const (
 	// AnnotationRestartedAt, set to any new value (a timestamp, by convention), restarts
 	// the frontend's pods: it is copied to the pod template.
 	AnnotationRestartedAt = "opennebula.io/restartedAt"
+	// AnnotationAllowDowngrade "true" lets an image with a lower OpenNebula version than
+	// the running one roll out. OpenNebula cannot downgrade its database, so this is for
+	// restoring a backup taken with that version.
+	AnnotationAllowDowngrade = "opennebula.io/allow-downgrade"
 )
 
 // Condition types reported in status.conditions. They are an API: users and Argo CD
@@ -518,6 +522,7 @@ const (
 	ReasonNotChecked          = "NotChecked"
 	ReasonLoadBalancerPending = "LoadBalancerPending"
 	ReasonPaused              = "Paused"
+	ReasonDowngradeRefused    = "DowngradeRefused"
 	ReasonNotPaused           = "NotPaused"
 )
 
@@ -546,9 +551,15 @@ type OpenNebulaFrontendStatus struct {
 	// +optional
 	Image string `json:"image,omitempty"`
 
-	// version is the OpenNebula version of image (its tag).
+	// version is the OpenNebula version the frontend runs (its image's tag), updated
+	// when a rollout completes.
 	// +optional
 	Version string `json:"version,omitempty"`
+
+	// targetVersion is the version the spec asks for; it differs from version while an
+	// upgrade rolls out (or while a downgrade is refused).
+	// +optional
+	TargetVersion string `json:"targetVersion,omitempty"`
 
 	// endpoints are where to reach the frontend.
 	// +optional

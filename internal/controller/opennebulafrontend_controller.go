@@ -106,6 +106,9 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if obs.problem == nil && obs.err == nil {
 		obs.problem, obs.err = r.checkReferences(ctx, fe)
 	}
+	if obs.problem == nil && obs.err == nil {
+		obs.problem = r.checkDowngrade(fe)
+	}
 	if obs.err == nil {
 		for _, desired := range builder.Build(fe, r.Options, obs.inputs) {
 			if _, isSTS := desired.(*appsv1.StatefulSet); isSTS && obs.problem != nil {

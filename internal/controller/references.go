@@ -12,6 +12,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilversion "k8s.io/apimachinery/pkg/util/version"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -193,6 +194,24 @@ func (r *OpenNebulaFrontendReconciler) checkReferences(ctx context.Context, fe *
 		}
 	}
 	return nil, nil
+}
+
+// checkDowngrade refuses an image whose OpenNebula version is lower than the running
+// one, unless the allow-downgrade annotation says so: oned's database schema only moves
+// forward (`onedb upgrade`).
+func (r *OpenNebulaFrontendReconciler) checkDowngrade(fe *opennebulav1alpha1.OpenNebulaFrontend) *problem {
+	running, target := fe.Status.Version, builder.Version(builder.Image(fe, r.Options))
+	if running == "" || fe.Annotations[opennebulav1alpha1.AnnotationAllowDowngrade] == "true" {
+		return nil
+	}
+	from, err1 := utilversion.ParseGeneric(running)
+	to, err2 := utilversion.ParseGeneric(target)
+	if err1 != nil || err2 != nil || !to.LessThan(from) {
+		return nil
+	}
+	return &problem{opennebulav1alpha1.ReasonDowngradeRefused, fmt.Sprintf(
+		"downgrade from OpenNebula %s to %s refused: its database cannot be downgraded; to restore an older backup, "+
+			"annotate the frontend %s=true", running, target, opennebulav1alpha1.AnnotationAllowDowngrade)}
 }
 
 // checkOned dials oned through the external Service, as the Helm chart's test did, when

@@ -394,7 +394,7 @@ spec:
 		fe := get(g, ns, "prod", &opennebulav1alpha1.OpenNebulaFrontend{})
 		g.Expect(fe.Status.Endpoints.FireEdge).To(Equal("https://one.example.org/fireedge/sunstone"))
 		g.Expect(fe.Status.SSHKeySecret).To(Equal("keys"))
-		g.Expect(fe.Status.Version).To(Equal("7.2.0"))
+		g.Expect(fe.Status.TargetVersion).To(Equal("7.2.0"))
 	}, timeout, poll).Should(Succeed())
 
 	// No MariaDB and no generated secrets for an external database with given keys.
@@ -462,4 +462,60 @@ func TestPauseStopsWritesAndResumes(t *testing.T) {
 		sts := get(g, ns, "one", &appsv1.StatefulSet{})
 		g.Expect(sts.Spec.Template.Annotations).To(HaveKeyWithValue("opennebula.io/restartedAt", "2026-11-27T18:00:00Z"))
 	}, timeout, poll).Should(Succeed())
+}
+
+// An upgrade rolls out and reports current and target versions; a downgrade is refused
+// (OpenNebula's database only moves forward) unless explicitly allowed.
+func TestUpgradeRollsOutAndDowngradeIsRefused(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	createFrontend(t, ns, "one")
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 1) }, timeout, poll).Should(Succeed())
+	versions := func(g Gomega) (string, string) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		return fe.Status.Version, fe.Status.TargetVersion
+	}
+	Eventually(func(g Gomega) {
+		v, target := versions(g)
+		g.Expect(v).To(Equal("7.2.0"))
+		g.Expect(target).To(Equal("7.2.0"))
+	}, timeout, poll).Should(Succeed())
+	setImage := func(image string) {
+		Eventually(func(g Gomega) {
+			fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+			fe.Spec.Image = image
+			g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
+		}, timeout, poll).Should(Succeed())
+	}
+	stsImage := func(g Gomega) string {
+		return get(g, ns, "one", &appsv1.StatefulSet{}).Spec.Template.Spec.Containers[0].Image
+	}
+
+	setImage("registry.test/opennebula:7.4.0")
+	Eventually(func(g Gomega) {
+		g.Expect(stsImage(g)).To(Equal("registry.test/opennebula:7.4.0"))
+		v, target := versions(g)
+		g.Expect([]string{v, target}).To(Equal([]string{"7.2.0", "7.4.0"}), "rolling out: running 7.2.0, target 7.4.0")
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 1) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		v, _ := versions(g)
+		g.Expect(v).To(Equal("7.4.0"))
+	}, timeout, poll).Should(Succeed())
+
+	setImage("registry.test/opennebula:7.2.0")
+	Eventually(func(g Gomega) {
+		d := degraded(g, ns)
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonDowngradeRefused))
+		g.Expect(d.Message).To(HavePrefix("downgrade from OpenNebula 7.4.0 to 7.2.0 refused"))
+	}, timeout, poll).Should(Succeed())
+	Consistently(stsImage, "1s", poll).Should(Equal("registry.test/opennebula:7.4.0"))
+
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		fe.Annotations = map[string]string{opennebulav1alpha1.AnnotationAllowDowngrade: "true"}
+		g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(stsImage, timeout, poll).Should(Equal("registry.test/opennebula:7.2.0"))
 }

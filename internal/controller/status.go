@@ -85,14 +85,18 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 	for _, c := range sts.Spec.Template.Spec.Containers {
 		if c.Name == builder.ContainerName {
 			status.Image = c.Image
-			status.Version = builder.Version(c.Image)
 		}
 	}
+	status.TargetVersion = builder.Version(builder.Image(fe, opts))
 
 	observed := st.ObservedGeneration >= sts.Generation
 	updated := observed && st.UpdatedReplicas == want &&
 		(st.UpdateRevision == "" || st.CurrentRevision == st.UpdateRevision)
 	ready := observed && st.ReadyReplicas == want && st.UpdatedReplicas == want
+	if updated && ready && status.Image != "" {
+		// The pods run the template's image: that is the running version now.
+		status.Version = builder.Version(status.Image)
+	}
 
 	switch {
 	case obs.err != nil:
