@@ -497,6 +497,9 @@ const (
 	// for a reason the user must fix (a missing Secret or key, a missing StorageClass, an
 	// object in the way); the reason and message say which.
 	ConditionDegraded = "Degraded"
+	// ConditionSSHReachable says whether port 22 answers through the external Service
+	// (hypervisors copy data back over it), when the operator can reach it.
+	ConditionSSHReachable = "SSHReachable"
 	// ConditionPaused is True while the paused annotation stops writes to the children.
 	ConditionPaused = "Paused"
 	// ConditionOnedReachable says whether oned answers on 2633 through the external
@@ -518,6 +521,8 @@ const (
 	ReasonStorageClassMissing = "StorageClassMissing"
 	ReasonChildNotOwned       = "ChildNotOwned"
 	ReasonOnedAnswers         = "OnedAnswers"
+	ReasonSSHAnswers          = "SSHAnswers"
+	ReasonSSHUnreachable      = "SSHUnreachable"
 	ReasonOnedUnreachable     = "OnedUnreachable"
 	ReasonNotChecked          = "NotChecked"
 	ReasonLoadBalancerPending = "LoadBalancerPending"

@@ -53,6 +53,8 @@ type pauseState struct {
 type onedCheck struct {
 	checked bool
 	err     error
+	// sshErr is the result of dialling port 22 in the same check.
+	sshErr error
 }
 
 // ensureGeneratedSecrets creates the Secrets the operator generates (oneadmin password,
@@ -214,27 +216,31 @@ func (r *OpenNebulaFrontendReconciler) checkDowngrade(fe *opennebulav1alpha1.Ope
 			"annotate the frontend %s=true", running, target, opennebulav1alpha1.AnnotationAllowDowngrade)}
 }
 
-// checkOned dials oned through the external Service, as the Helm chart's test did, when
-// the frontend's pods are ready and the operator can resolve Service names.
+// checkOned dials oned (and SSH) through the external Service, as the Helm chart's test
+// did for oned, when the frontend's pods are ready and the operator can resolve Service names.
 func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.StatefulSet) onedCheck {
 	if !r.CheckOned || sts == nil || sts.Status.ReadyReplicas == 0 {
 		return onedCheck{}
 	}
-	addr := net.JoinHostPort(fmt.Sprintf("%s.%s.svc", builder.NamesFor(fe.Name).ExternalService, fe.Namespace),
-		strconv.Itoa(int(onedPort())))
-	d := net.Dialer{Timeout: onedDialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err == nil {
-		_ = conn.Close()
+	host := fmt.Sprintf("%s.%s.svc", builder.NamesFor(fe.Name).ExternalService, fe.Namespace)
+	dial := func(port int32) error {
+		d := net.Dialer{Timeout: onedDialTimeout}
+		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(port))))
+		if err == nil {
+			_ = conn.Close()
+		}
+		return err
 	}
-	return onedCheck{checked: true, err: err}
+	return onedCheck{checked: true, err: dial(onedPort()), sshErr: dial(portNumber("ssh"))}
 }
 
-func onedPort() int32 {
+func portNumber(name string) int32 {
 	for _, p := range builder.Ports {
-		if p.Name == builder.PortOned {
+		if p.Name == name {
 			return p.Port
 		}
 	}
 	return 0
 }
+
+func onedPort() int32 { return portNumber(builder.PortOned) }

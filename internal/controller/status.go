@@ -62,6 +62,16 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 		setBool(opennebulav1alpha1.ConditionOnedReachable, true, opennebulav1alpha1.ReasonOnedAnswers, "oned accepts connections on "+
 			strconv.Itoa(int(onedPort())))
 	}
+	switch {
+	case !obs.oned.checked:
+		set(opennebulav1alpha1.ConditionSSHReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
+			"port 22 is dialled when the frontend is ready and the operator runs inside the cluster")
+	case obs.oned.sshErr != nil:
+		setBool(opennebulav1alpha1.ConditionSSHReachable, false, opennebulav1alpha1.ReasonSSHUnreachable,
+			obs.oned.sshErr.Error()+"; the sshd sidecar needs an image with /usr/sbin/sshd (spec.ssh.image)")
+	default:
+		setBool(opennebulav1alpha1.ConditionSSHReachable, true, opennebulav1alpha1.ReasonSSHAnswers, "sshd accepts connections on 22")
+	}
 
 	sts := obs.sts
 	if sts == nil {

@@ -92,7 +92,7 @@ func TestComputeStatusDegradedAndOned(t *testing.T) {
 			metav1.ConditionFalse, metav1.ConditionUnknown, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonNotChecked},
 		{"oned answers", observation{sts: ready, oned: onedCheck{checked: true}},
 			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedAnswers},
-		{"oned refuses", observation{sts: ready, oned: onedCheck{checked: true, err: errors.New("connection refused")}},
+		{"oned refuses", observation{sts: ready, oned: onedCheck{checked: true, err: errors.New("connection refused"), sshErr: errors.New("refused")}},
 			metav1.ConditionFalse, metav1.ConditionFalse, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedUnreachable},
 		{"missing secret", observation{problem: &problem{opennebulav1alpha1.ReasonSecretMissing, "Secret x does not exist"}},
 			metav1.ConditionTrue, metav1.ConditionUnknown, opennebulav1alpha1.ReasonSecretMissing, opennebulav1alpha1.ReasonNotChecked},
@@ -109,6 +109,14 @@ func TestComputeStatusDegradedAndOned(t *testing.T) {
 			}
 			if o.Status != tc.oned || o.Reason != tc.onedReason {
 				t.Errorf("OnedReachable %s/%s, want %s/%s", o.Status, o.Reason, tc.oned, tc.onedReason)
+			}
+			s := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionSSHReachable)
+			wantSSH := map[bool]metav1.ConditionStatus{true: metav1.ConditionTrue, false: metav1.ConditionFalse}[tc.obs.oned.sshErr == nil]
+			if !tc.obs.oned.checked {
+				wantSSH = metav1.ConditionUnknown
+			}
+			if s.Status != wantSSH {
+				t.Errorf("SSHReachable %s, want %s", s.Status, wantSSH)
 			}
 			if tc.obs.problem != nil {
 				r := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionReady)
