@@ -201,16 +201,24 @@ func stableHostname(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) str
 		cmp.Or(opts.ClusterDomain, DefaultClusterDomain))
 }
 
-// installSSHKeys puts oneadmin's key pair where OpenNebula and the image's entry point
-// expect it (/var/lib/one/.ssh/id_rsa), and authorises the public key for the SSH server.
+// installSSHKeys puts oneadmin's key pair where OpenSSH looks for it (id_ed25519,
+// id_ecdsa or id_rsa after the key's type) and authorises the public key for the SSH
+// server. The image's entry point adds an id_rsa of its own when there is none; the
+// hypervisors trust only this one, which ssh tries next.
 func installSSHKeys(fe *opennebulav1alpha1.OpenNebulaFrontend, image string) corev1.Container {
 	script := fmt.Sprintf(`set -eu
 d=%[1]s/.ssh
+pub=%[4]s/%[6]s
+case "$(cut -d' ' -f1 "$pub")" in
+  ssh-ed25519) name=id_ed25519 ;;
+  ecdsa-*) name=id_ecdsa ;;
+  *) name=id_rsa ;;
+esac
 install -d -m 700 -o %[2]d -g %[3]d "$d"
-install -m 600 -o %[2]d -g %[3]d %[4]s/%[5]s "$d/id_rsa"
-install -m 644 -o %[2]d -g %[3]d %[4]s/%[6]s "$d/id_rsa.pub"
+install -m 600 -o %[2]d -g %[3]d %[4]s/%[5]s "$d/$name"
+install -m 644 -o %[2]d -g %[3]d "$pub" "$d/$name.pub"
 touch "$d/authorized_keys"
-grep -qxF "$(cat "$d/id_rsa.pub")" "$d/authorized_keys" || cat "$d/id_rsa.pub" >> "$d/authorized_keys"
+grep -qxF "$(cat "$pub")" "$d/authorized_keys" || cat "$pub" >> "$d/authorized_keys"
 chown %[2]d:%[3]d "$d/authorized_keys"; chmod 600 "$d/authorized_keys"
 `, DataMountPath, OneadminUID, OneadminGID, sshKeysMount, SSHPrivateKeyKey, SSHPublicKeyKey)
 	return corev1.Container{

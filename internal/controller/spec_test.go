@@ -189,8 +189,8 @@ func TestGeneratedSecrets(t *testing.T) {
 	Expect(db.Data["password"]).To(HaveLen(32))
 	Expect(db.Data["root-password"]).To(HaveLen(32))
 	Expect(string(db.Data["password"])).NotTo(Equal(string(db.Data["root-password"])))
-	Expect(string(ssh.Data["ssh-privatekey"])).To(HavePrefix("-----BEGIN RSA PRIVATE KEY-----"))
-	Expect(string(ssh.Data["ssh-publickey"])).To(HavePrefix("ssh-rsa "))
+	Expect(string(ssh.Data["ssh-privatekey"])).To(HavePrefix("-----BEGIN OPENSSH PRIVATE KEY-----"))
+	Expect(string(ssh.Data["ssh-publickey"])).To(HavePrefix("ssh-ed25519 "))
 	Expect(ssh.Type).To(Equal(corev1.SecretTypeSSHAuth))
 	Expect(admin.OwnerReferences).To(BeEmpty(), "Retain (the default) keeps them without an owner")
 
