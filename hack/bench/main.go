@@ -218,7 +218,7 @@ func (b *benchRun) setup() error {
 	if err != nil {
 		return err
 	}
-	cfg.QPS, cfg.Burst = 50, 100 // the manager's settings
+	cfg.QPS, cfg.Burst = managerRate() // the same rate limit as the manager
 	if b.c, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return err
 	}
@@ -414,6 +414,25 @@ func statefulSetsPerFrontend() int {
 		}
 	}
 	return n
+}
+
+// managerRate is the manager's --kube-api-qps and --kube-api-burst, which the raw side
+// uses too so that the two are limited alike.
+func managerRate() (float32, int) {
+	qps, burst := float32(50), 100
+	for _, f := range mgrFlags {
+		if v, ok := strings.CutPrefix(f, "--kube-api-qps="); ok {
+			if q, err := strconv.ParseFloat(v, 32); err == nil {
+				qps = float32(q)
+			}
+		}
+		if v, ok := strings.CutPrefix(f, "--kube-api-burst="); ok {
+			if b, err := strconv.Atoi(v); err == nil {
+				burst = b
+			}
+		}
+	}
+	return qps, burst
 }
 
 // createRaw creates the children of n frontends straight from the builders.

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -81,7 +82,7 @@ const (
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -102,7 +103,7 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 
 	obs := observation{inputs: r.inputs(ctx, fe)}
-	obs.problem, obs.err = r.ensureGeneratedSecrets(ctx, fe)
+	obs.problem, obs.err = r.ensureGeneratedSecrets(ctx, fe, &obs.changes)
 	if obs.problem == nil && obs.err == nil {
 		obs.problem, obs.err = r.checkReferences(ctx, fe)
 	}
@@ -116,7 +117,7 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 				// wait until the problem is fixed.
 				continue
 			}
-			live, err := r.reconcileChild(ctx, fe, desired)
+			live, err := r.reconcileChild(ctx, fe, desired, &obs.changes)
 			if errors.As(err, new(*notOwnedError)) {
 				obs.problem = &problem{reason: opennebulav1alpha1.ReasonChildNotOwned, message: err.Error()}
 				continue
@@ -135,6 +136,7 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	obs.oned = r.checkOned(ctx, fe, obs.sts)
 
+	obs.changes.record(r.Recorder, fe)
 	if p := obs.problem; p != nil {
 		// One Event per new problem, not one per recheck.
 		if prev := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionDegraded); prev == nil ||
@@ -233,7 +235,7 @@ func (r *OpenNebulaFrontendReconciler) inputs(ctx context.Context, fe *opennebul
 
 // reconcileChild makes one child match desired and returns the child as it now is.
 // It writes only when the live object differs from desired.
-func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object) (client.Object, error) {
+func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object, changes *changeLog) (client.Object, error) {
 	gvk, err := apiutil.GVKForObject(desired, r.Scheme)
 	if err != nil {
 		return nil, err
@@ -293,13 +295,35 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 		r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonApplyFailed, "applying %s: %v", ref, err)
 		return nil, fmt.Errorf("applying %s: %w", ref, err)
 	}
-	r.Recorder.Eventf(fe, corev1.EventTypeNormal, reason, "%s %s", reason, ref)
+	changes.add(reason, ref)
 
 	applied, _ := r.Scheme.New(gvk)
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(norm.Object.Object, applied); err != nil {
 		return nil, err
 	}
 	return applied.(client.Object), nil
+}
+
+// changeLog collects what one reconcile created and updated, so that it is reported in
+// one Event per kind of change ("Created ConfigMap one-config, Service one, ...") instead
+// of one Event (one API write) per child.
+type changeLog struct{ created, updated []string }
+
+func (c *changeLog) add(reason, ref string) {
+	if reason == EventReasonCreated {
+		c.created = append(c.created, ref)
+	} else {
+		c.updated = append(c.updated, ref)
+	}
+}
+
+func (c *changeLog) record(rec record.EventRecorder, fe *opennebulav1alpha1.OpenNebulaFrontend) {
+	if len(c.created) > 0 {
+		rec.Eventf(fe, corev1.EventTypeNormal, EventReasonCreated, "Created %s", strings.Join(c.created, ", "))
+	}
+	if len(c.updated) > 0 {
+		rec.Eventf(fe, corev1.EventTypeNormal, EventReasonUpdated, "Updated %s", strings.Join(c.updated, ", "))
+	}
 }
 
 // notOwnedError: an object of a child's name exists that the frontend does not control.

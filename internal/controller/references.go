@@ -43,6 +43,8 @@ type observation struct {
 	oned    onedCheck
 	// paused is set while the paused annotation stops writes.
 	paused *pauseState
+	// changes lists what this reconcile created and updated.
+	changes changeLog
 }
 
 type pauseState struct {
@@ -61,7 +63,7 @@ type onedCheck struct {
 // database credentials, SSH key pair) when they do not exist, and never touches their
 // data afterwards. A generated Secret that disappears while the volume it was written to
 // still exists is not generated again: new credentials would lock oned out of its data.
-func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (*problem, error) {
+func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, changes *changeLog) (*problem, error) {
 	owned := fe.Spec.SecretRetentionPolicy == opennebulav1alpha1.SecretRetentionDelete
 	for _, gen := range builder.GeneratedSecrets(fe) {
 		want := gen.Secret
@@ -89,7 +91,7 @@ func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Contex
 			if err := r.Create(ctx, want, client.FieldOwner(apply.FieldManager)); err != nil {
 				return nil, fmt.Errorf("creating Secret %s: %w", want.Name, err)
 			}
-			r.Recorder.Eventf(fe, corev1.EventTypeNormal, EventReasonCreated, "Created Secret %s (generated %s)", want.Name, gen.Kind)
+			changes.add(EventReasonCreated, "Secret "+want.Name)
 		case err != nil:
 			return nil, err
 		case live.Annotations[builder.AnnotationFrontendOf] != fe.Name:
@@ -115,8 +117,9 @@ func (r *OpenNebulaFrontendReconciler) dataOutlivedSecret(ctx context.Context, f
 	if gen.Kind == builder.SecretMariaDB {
 		sts = names.MariaDB
 	}
+	// The claims carry the operator's labels (from the volumeClaimTemplates): the cache has them.
 	pvc := &corev1.PersistentVolumeClaim{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: names.DataVolume + "-" + sts + "-0"}, pvc)
+	err := r.Get(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: names.DataVolume + "-" + sts + "-0"}, pvc)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
