@@ -704,7 +704,7 @@ func writeReport(out string, rep Report) error {
 		strings.Join(rep.ManagerFlags, " ") + fmt.Sprintf("), %.1f MiB. ", float64(rep.BinaryBytes)/(1<<20)) +
 		"The **raw limit** creates the same children (the builders' output) directly with one client at the " +
 		"manager's QPS/burst and waits for the same thing: every StatefulSet's pod ready. The machine is noisy: " +
-		"read ratios, not absolute times.\n\n")
+		"read ratios, not absolute times. What each tuning change did: [tuning.md](tuning.md).\n\n")
 	md.WriteString("## Convergence and cost\n\n| N | raw limit | operator | operator / raw | writes per frontend (minimum) | GETs (cache misses) | conflicts | reconcile errors | reconciles |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
 		fmt.Fprintf(&md, "| %d | %.1f s | %.1f s | %.2f | %.2f (%.0f) | %.0f | %.0f | %.0f | %.0f |\n", r.N, r.RawSeconds, r.OperatorSeconds,
@@ -712,7 +712,7 @@ func writeReport(out string, rep Report) error {
 	}
 	md.WriteString("\nThe minimum is one create per child (ConfigMap, MariaDB Service and StatefulSet, headless and external " +
 		"Services, frontend StatefulSet), one per generated Secret (oneadmin password, MariaDB credentials, SSH key pair) " +
-		"and one status write. Above it: one Event per creation, and a status write per step of the rollout " +
+		"and one status write. Above it: one Event listing what the creation made, and a status write per step of the rollout " +
 		"(created, pods starting, ready). Requests per frontend during creation, by verb and resource (watches and lists excluded):\n\n")
 	for _, r := range rep.Results {
 		keys := make([]string, 0, len(r.RequestsPerFrontend))
@@ -730,7 +730,7 @@ func writeReport(out string, rep Report) error {
 	for _, r := range rep.Results {
 		fmt.Fprintf(&md, "| %d | %.0f | %.0f |\n", r.N, r.RestartWrites, r.NoopWrites)
 	}
-	md.WriteString("\n## Memory\n\n| N | RSS | Go heap in use | heap per frontend | RSS with unrelated objects | heap with unrelated objects |\n|---|---|---|---|---|---|\n")
+	md.WriteString("\n## Memory\n\n| N | RSS | Go heap in use | heap / N | RSS with unrelated objects | heap with unrelated objects |\n|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
 		fmt.Fprintf(&md, "| %d | %s | %s | %.1f KiB | %s | %s (%d Secrets + %d ConfigMaps of 1 KiB) |\n", r.N, mib(r.RSSBytes), mib(r.HeapBytes),
 			r.BytesPerFrontend/1024, mib(r.RSSUnrelatedBytes), mib(r.HeapUnrelatedBytes), r.Unrelated, r.Unrelated)
