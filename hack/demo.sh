@@ -20,7 +20,12 @@ export KUBECONFIG="${STATE_DIR}/kubeconfig"
 
 echo "== installing the CRD"
 "${KUBECTL}" apply --server-side -f "${ROOT_DIR}/config/crd/bases/"
-"${KUBECTL}" wait --for=condition=Established crd/opennebulafrontends.opennebula.io --timeout=1m
+# kubectl wait fails instead of waiting while a brand-new CRD has no conditions yet.
+for i in $(seq 120); do
+  "${KUBECTL}" wait --for=condition=Established crd/opennebulafrontends.opennebula.io --timeout=1m >/dev/null 2>&1 && break
+  [[ $i -lt 120 ]] || { echo "the CRD did not become Established" >&2; exit 1; }
+  sleep 0.5
+done
 
 echo "== starting the manager (log: ${STATE_DIR}/manager.log)"
 (cd "${ROOT_DIR}" && go build -o bin/manager ./cmd)

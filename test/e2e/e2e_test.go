@@ -86,8 +86,19 @@ func run(m *testing.M) int {
 	if out, err := kubectl("apply", "--server-side", "-f", filepath.Join(rootDir, "config", "crd", "bases")); err != nil {
 		return fail(fmt.Errorf("installing the CRD: %v\n%s", err, out))
 	}
-	if out, err := kubectl("wait", "--for=condition=Established", "crd/opennebulafrontends.opennebula.io", "--timeout=1m"); err != nil {
-		return fail(fmt.Errorf("%v\n%s", err, out))
+	// kubectl wait fails instead of waiting while a brand-new CRD has no conditions yet.
+	var waitErr error
+	for range 120 {
+		var out string
+		if out, waitErr = kubectl("wait", "--for=condition=Established", "crd/opennebulafrontends.opennebula.io", "--timeout=1m"); waitErr == nil {
+			break
+		} else {
+			waitErr = fmt.Errorf("%v\n%s", waitErr, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if waitErr != nil {
+		return fail(waitErr)
 	}
 
 	// The real manager binary, built by `make test-e2e` (make build). It serves the tests
