@@ -47,6 +47,11 @@ test: manifests generate fmt vet envtest-assets ## Run unit and envtest integrat
 test-e2e: manifests generate build k8s-binaries ## Run the e2e tests on a local cluster (real controller-manager, scheduler, kwok nodes).
 	go test -tags=e2e ./test/e2e/ -v -count=1 -timeout 20m
 
+FUZZTIME ?= 15s
+.PHONY: fuzz
+fuzz: ## Fuzz the builders for FUZZTIME (every admitted frontend builds children the API server accepts).
+	go test ./internal/builder -run '^$$' -fuzz FuzzBuild -fuzztime $(FUZZTIME)
+
 BENCH_N ?= 10,100,500
 .PHONY: bench
 bench: build k8s-binaries ## Benchmark on local clusters: convergence vs the raw limit, requests, steady-state writes, memory, latency (writes docs/benchmarks.md).
