@@ -14,6 +14,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	"github.com/operator-framework/api/pkg/manifests"
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -233,4 +234,43 @@ func TestOLMInstallStrategy(t *testing.T) {
 		waitReady(g, frontendIn(targetNS, u.GetName()))
 	}
 	assertNoForbidden(t, log)
+}
+
+// Restarting the manager changes nothing: the StatefulSet keeps its generation and
+// resourceVersion, and the pod is not restarted.
+func TestManagerRestartChangesNothing(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	const ns = "e2e-restart"
+	createNamespace(t, ns)
+	logPath := filepath.Join(t.TempDir(), "manager.log")
+	stop, err := launchManager(kubeconfig, []string{"WATCH_NAMESPACE=" + ns}, logPath)
+	g.Expect(err).NotTo(HaveOccurred())
+	fe := frontendIn(ns, "fe")
+	g.Expect(k8sClient.Create(ctx, fe)).To(Succeed())
+	waitReady(g, fe)
+
+	sts := &appsv1.StatefulSet{}
+	pod := &corev1.Pod{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fe"}, sts)).To(Succeed())
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fe-0"}, pod)).To(Succeed())
+	gen, rv, podUID := sts.Generation, sts.ResourceVersion, pod.UID
+	stop()
+
+	logPath2 := filepath.Join(t.TempDir(), "manager-restarted.log")
+	stop2, err := launchManager(kubeconfig, []string{"WATCH_NAMESPACE=" + ns}, logPath2)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer stop2()
+	// The restarted manager resyncs every frontend at start; give it time to do so.
+	g.Eventually(func() (string, error) {
+		b, err := os.ReadFile(logPath2)
+		return string(b), err
+	}, time.Minute, time.Second).Should(ContainSubstring("Starting workers"))
+	g.Consistently(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fe"}, sts)).To(Succeed())
+		g.Expect(sts.Generation).To(Equal(gen))
+		g.Expect(sts.ResourceVersion).To(Equal(rv), "the restarted manager wrote the StatefulSet")
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fe-0"}, pod)).To(Succeed())
+		g.Expect(pod.UID).To(Equal(podUID), "the pod was restarted")
+	}, 5*time.Second, 500*time.Millisecond).Should(Succeed())
 }
