@@ -241,9 +241,10 @@ type ManagedMariaDBSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`
-	// size of the database volume. Default 8Gi.
+	// size of the database volume. Default 8Gi. It can grow but never shrink.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="quantity(self).isGreaterThan(quantity('0'))",message="size must be greater than zero"
+	// +kubebuilder:validation:XValidation:rule="!quantity(self).isLessThan(quantity(oldSelf))",message="database.mariadb.size cannot shrink: Kubernetes cannot shrink a volume"
 	Size *resource.Quantity `json:"size,omitempty"`
 	// storageClassName of the database volume; the cluster's default when empty.
 	// +optional
@@ -325,10 +326,12 @@ type ExternalServiceSpec struct {
 
 // PersistenceSpec configures the persistent volume for /var/lib/one.
 type PersistenceSpec struct {
-	// size of the /var/lib/one volume.
+	// size of the /var/lib/one volume. It can grow (where the StorageClass allows
+	// expansion) but never shrink: Kubernetes cannot shrink a volume.
 	// +optional
 	// +kubebuilder:default="20Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(self).isGreaterThan(quantity('0'))",message="size must be greater than zero"
+	// +kubebuilder:validation:XValidation:rule="!quantity(self).isLessThan(quantity(oldSelf))",message="persistence.size cannot shrink: Kubernetes cannot shrink a volume"
 	Size *resource.Quantity `json:"size,omitempty"`
 	// storageClassName of the volume; the cluster's default StorageClass when empty.
 	// +optional

@@ -82,12 +82,22 @@ func TestAdmissionRejectsBadSpecsWithTheField(t *testing.T) {
 		}
 	}
 
+	// Volumes grow but never shrink.
+	sized := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "sized", Namespace: ns}}
+	Expect(k8sClient.Create(context.Background(), sized)).To(Succeed())
+	shrink := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"persistence":{"size":"10Gi"}}}`))
+	err := k8sClient.Patch(context.Background(), sized, shrink)
+	Expect(err).To(HaveOccurred())
+	Expect(err.Error()).To(ContainSubstring("spec.persistence.size: Invalid value: \"10Gi\": persistence.size cannot shrink"))
+	grow := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"persistence":{"size":"30Gi"}}}`))
+	Expect(k8sClient.Patch(context.Background(), sized, grow)).To(Succeed())
+
 	// The database backend cannot change after creation.
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "immutable", Namespace: ns}}
 	fe.Spec.Database.Backend = opennebulav1alpha1.DatabaseSQLite
 	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
 	fe.Spec.Database.Backend = opennebulav1alpha1.DatabaseMariaDB
-	err := k8sClient.Update(context.Background(), fe)
+	err = k8sClient.Update(context.Background(), fe)
 	Expect(err).To(HaveOccurred())
 	Expect(err.Error()).To(ContainSubstring("spec.database.backend: Invalid value: \"MariaDB\": database.backend is immutable"))
 }
