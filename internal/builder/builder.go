@@ -93,8 +93,8 @@ func quantityOr(q *resource.Quantity, def string) resource.Quantity {
 	return resource.MustParse(def)
 }
 
-// mergeLabels returns extra with ours laid over it: the operator's labels win.
-func mergeLabels(extra, ours map[string]string) map[string]string {
+// mergeMaps returns extra with ours laid over it: the operator's keys win.
+func mergeMaps(extra, ours map[string]string) map[string]string {
 	out := make(map[string]string, len(extra)+len(ours))
 	maps.Copy(out, extra)
 	maps.Copy(out, ours)

@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"cmp"
 	"fmt"
 	"strings"
 
@@ -64,22 +63,13 @@ http {
     }
   }
 }
-`, FireEdgeProxyPort, fireEdgeContainerPort(), host)
-}
-
-func fireEdgeContainerPort() int32 {
-	for _, p := range Ports {
-		if p.Name == PortFireEdge {
-			return p.Port
-		}
-	}
-	panic("fireedge is missing from the port table")
+`, FireEdgeProxyPort, PortNumber(PortFireEdge), host)
 }
 
 // sshdConfig lets oneadmin (and only oneadmin, by key) in on port 22.
 func sshdConfig() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Port %d\n", sshPort())
+	fmt.Fprintf(&b, "Port %d\n", PortNumber(PortSSH))
 	for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
 		fmt.Fprintf(&b, "HostKey %s/ssh_host_%s_key\n", sshHostKeyDir, t)
 	}
@@ -93,13 +83,4 @@ PidFile /run/sshd.pid
 Subsystem sftp internal-sftp
 `)
 	return b.String()
-}
-
-func sshPort() int32 {
-	for _, p := range Ports {
-		if cmp.Or(p.Container, ContainerName) == SSHDContainerName {
-			return p.Port
-		}
-	}
-	panic("the SSH port is missing from the port table")
 }

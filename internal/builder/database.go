@@ -34,7 +34,7 @@ func MariaDBSelectorLabels(fe *opennebulav1alpha1.OpenNebulaFrontend) map[string
 }
 
 func mariadbLabels(fe *opennebulav1alpha1.OpenNebulaFrontend) map[string]string {
-	return mergeLabels(MariaDBSelectorLabels(fe), map[string]string{LabelPartOf: ValuePartOf, LabelManagedBy: ValueManagedBy})
+	return mergeMaps(MariaDBSelectorLabels(fe), map[string]string{LabelPartOf: ValuePartOf, LabelManagedBy: ValueManagedBy})
 }
 
 // MariaDBService is the managed database's in-cluster address.

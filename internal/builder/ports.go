@@ -33,7 +33,7 @@ var Ports = []FrontendPort{
 	{Name: "monitord-tcp", Port: 4124, Protocol: corev1.ProtocolTCP, Headless: true},
 	{Name: "monitord-udp", Port: 4124, Protocol: corev1.ProtocolUDP, Headless: true},
 	// Hypervisors copy data back over SSH; OpenNebula does not support another port.
-	{Name: "ssh", Port: 22, Protocol: corev1.ProtocolTCP, Headless: true, Container: SSHDContainerName},
+	{Name: PortSSH, Port: 22, Protocol: corev1.ProtocolTCP, Headless: true, Container: SSHDContainerName},
 }
 
 // The FireEdge proxy sidecar listens here; with the proxy on, the Services' fireedge
@@ -44,8 +44,23 @@ const (
 	FireEdgeProxyPort = 8080
 )
 
-// PortOned is the name of oned's XML-RPC port, used by probes and status endpoints.
-const PortOned = "oned"
+// Names of the ports other code refers to.
+const (
+	// PortOned is oned's XML-RPC port, used by probes and status endpoints.
+	PortOned = "oned"
+	// PortSSH is where hypervisors copy data back.
+	PortSSH = "ssh"
+)
+
+// PortNumber is the number of the table's port of that name.
+func PortNumber(name string) int32 {
+	for _, p := range Ports {
+		if p.Name == name {
+			return p.Port
+		}
+	}
+	panic("port " + name + " is not in the port table")
+}
 
 // containerPorts returns the table's ports served by the named container.
 func containerPorts(container string) []corev1.ContainerPort {

@@ -44,7 +44,7 @@ func ExternalService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service 
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        NamesFor(fe.Name).ExternalService,
 			Namespace:   fe.Namespace,
-			Labels:      mergeLabels(spec.Labels, Labels(fe)),
+			Labels:      mergeMaps(spec.Labels, Labels(fe)),
 			Annotations: spec.Annotations,
 		},
 		Spec: corev1.ServiceSpec{

@@ -50,7 +50,7 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inp
 			ServiceName: names.HeadlessService,
 			Selector:    &metav1.LabelSelector{MatchLabels: SelectorLabels(fe)},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: mergeLabels(pod.Labels, Labels(fe)), Annotations: podAnnotations(fe)},
+				ObjectMeta: metav1.ObjectMeta{Labels: mergeMaps(pod.Labels, Labels(fe)), Annotations: podAnnotations(fe)},
 				Spec:       podSpec(fe, opts, in),
 			},
 			VolumeClaimTemplates:                 []corev1.PersistentVolumeClaim{dataVolumeClaim(fe)},
@@ -75,7 +75,7 @@ func podAnnotations(fe *opennebulav1alpha1.OpenNebulaFrontend) map[string]string
 	if !ok {
 		return fe.Spec.Pod.Annotations
 	}
-	return mergeLabels(fe.Spec.Pod.Annotations, map[string]string{opennebulav1alpha1.AnnotationRestartedAt: restart})
+	return mergeMaps(fe.Spec.Pod.Annotations, map[string]string{opennebulav1alpha1.AnnotationRestartedAt: restart})
 }
 
 func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) corev1.PodSpec {
@@ -190,14 +190,18 @@ func Hostname(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) string {
 	if fe.Spec.Hostname != "" {
 		return fe.Spec.Hostname
 	}
-	return fmt.Sprintf("%s-0.%s.%s.svc.%s", NamesFor(fe.Name).StatefulSet, NamesFor(fe.Name).HeadlessService, fe.Namespace,
-		cmp.Or(opts.ClusterDomain, DefaultClusterDomain))
+	return podDNSName(fe, opts, NamesFor(fe.Name).StatefulSet+"-0")
 }
 
 // stableHostname is <pod>.<headless>.<namespace>.svc.<domain>; POD_NAME is expanded by
 // the kubelet, so every replica advertises its own name.
 func stableHostname(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) string {
-	return fmt.Sprintf("$(POD_NAME).%s.%s.svc.%s", NamesFor(fe.Name).HeadlessService, fe.Namespace,
+	return podDNSName(fe, opts, "$(POD_NAME)")
+}
+
+// podDNSName is a pod's name under the headless Service.
+func podDNSName(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, pod string) string {
+	return fmt.Sprintf("%s.%s.%s.svc.%s", pod, NamesFor(fe.Name).HeadlessService, fe.Namespace,
 		cmp.Or(opts.ClusterDomain, DefaultClusterDomain))
 }
 

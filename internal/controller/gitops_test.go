@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -26,11 +25,7 @@ func TestControllerWritesOnlyTheStatus(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
 	createFrontend(t, ns, "one")
-	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 1) }, timeout, poll).Should(Succeed())
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
-		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
-	}, timeout, poll).Should(Succeed())
+	makeReady(ns)
 
 	fe := get(Default, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 	ours := 0

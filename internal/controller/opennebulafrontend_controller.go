@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -33,6 +34,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -60,6 +62,8 @@ type OpenNebulaFrontendReconciler struct {
 	CheckOned bool
 	// ProblemRecheck overrides DefaultProblemRecheck (tests shorten it).
 	ProblemRecheck time.Duration
+	// onedChecks remembers the last dial per frontend (types.NamespacedName → timedCheck).
+	onedChecks sync.Map
 	// APIReader reads past the cache, for the rare child that is not in it.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
@@ -69,11 +73,9 @@ type OpenNebulaFrontendReconciler struct {
 
 // Event reasons; like condition reasons they are stable.
 const (
-	EventReasonCreated        = "Created"
-	EventReasonUpdated        = "Updated"
-	EventReasonApplyFailed    = "ApplyFailed"
-	EventReasonNotOwned       = "ChildNotOwned"
-	EventReasonStatusConflict = "StatusConflict"
+	EventReasonCreated     = "Created"
+	EventReasonUpdated     = "Updated"
+	EventReasonApplyFailed = "ApplyFailed"
 )
 
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends,verbs=get;list;watch
@@ -91,6 +93,9 @@ const (
 func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{}
 	if err := r.Get(ctx, req.NamespacedName, fe); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.onedChecks.Delete(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !fe.DeletionTimestamp.IsZero() {
@@ -173,7 +178,12 @@ func (r *OpenNebulaFrontendReconciler) reportPaused(ctx context.Context, fe *ope
 			break
 		}
 		if differs {
-			obs.paused.pending = append(obs.paused.pending, desired.GetObjectKind().GroupVersionKind().Kind+" "+desired.GetName())
+			gvk, err := apiutil.GVKForObject(desired, r.Scheme)
+			if err != nil {
+				obs.err = err
+				break
+			}
+			obs.paused.pending = append(obs.paused.pending, gvk.Kind+" "+desired.GetName())
 		}
 	}
 	if err := r.updateStatus(ctx, fe, computeStatus(fe, obs, r.Options)); err != nil {
@@ -184,23 +194,10 @@ func (r *OpenNebulaFrontendReconciler) reportPaused(ctx context.Context, fe *ope
 
 // differs reports whether applying desired would change the cluster.
 func (r *OpenNebulaFrontendReconciler) differs(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object) (bool, error) {
-	gvk, err := apiutil.GVKForObject(desired, r.Scheme)
+	_, norm, live, err := r.prepare(fe, desired)
 	if err != nil {
 		return false, err
 	}
-	desired.GetObjectKind().SetGroupVersionKind(gvk)
-	if err := controllerutil.SetControllerReference(fe, desired, r.Scheme); err != nil {
-		return false, err
-	}
-	norm, err := apply.Normalize(desired, gvk)
-	if err != nil {
-		return false, err
-	}
-	obj, err := r.Scheme.New(gvk)
-	if err != nil {
-		return false, err
-	}
-	live := obj.(client.Object)
 	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
 		return true, client.IgnoreNotFound(err)
 	}
@@ -236,42 +233,20 @@ func (r *OpenNebulaFrontendReconciler) inputs(ctx context.Context, fe *opennebul
 // reconcileChild makes one child match desired and returns the child as it now is.
 // It writes only when the live object differs from desired.
 func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object, changes *changeLog) (client.Object, error) {
-	gvk, err := apiutil.GVKForObject(desired, r.Scheme)
-	if err != nil {
-		return nil, err
-	}
-	if err := controllerutil.SetControllerReference(fe, desired, r.Scheme); err != nil {
-		return nil, err
-	}
-	norm, err := apply.Normalize(desired, gvk)
+	gvk, norm, live, err := r.prepare(fe, desired)
 	if err != nil {
 		return nil, err
 	}
 	ref := fmt.Sprintf("%s %s", gvk.Kind, desired.GetName())
-
-	obj, err := r.Scheme.New(gvk)
-	if err != nil {
-		return nil, err
-	}
-	live := obj.(client.Object)
 	applyOpts := []client.ApplyOption{client.FieldOwner(apply.FieldManager)}
 	reason := EventReasonCreated
-	key := client.ObjectKeyFromObject(desired)
-	err = r.Get(ctx, key, live)
-	if apierrors.IsNotFound(err) {
-		// The cache holds only objects labelled as the operator's. Before creating, ask the
-		// API server whether an object of that name exists that is not (or no longer)
-		// labelled: someone else's object must never be taken over.
-		err = r.APIReader.Get(ctx, key, live)
-	}
-	switch {
+	switch err := r.getLive(ctx, client.ObjectKeyFromObject(desired), live); {
 	case apierrors.IsNotFound(err):
 		// Create it, without forcing ownership.
 	case err != nil:
 		return nil, err
 	case !metav1.IsControlledBy(live, fe):
-		r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonNotOwned,
-			"%s exists and is not controlled by this OpenNebulaFrontend; rename or delete it", ref)
+		// Reported as a Degraded problem (and its Event) by the caller.
 		return nil, &notOwnedError{ref: ref}
 	default:
 		upToDate, err := apply.UpToDate(norm, live)
@@ -302,6 +277,38 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 		return nil, err
 	}
 	return applied.(client.Object), nil
+}
+
+// prepare gives desired its owner reference and its applied form, and returns an empty
+// object of its kind to read the live one into.
+func (r *OpenNebulaFrontendReconciler) prepare(fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object) (schema.GroupVersionKind, *apply.Desired, client.Object, error) {
+	gvk, err := apiutil.GVKForObject(desired, r.Scheme)
+	if err != nil {
+		return gvk, nil, nil, err
+	}
+	if err := controllerutil.SetControllerReference(fe, desired, r.Scheme); err != nil {
+		return gvk, nil, nil, err
+	}
+	norm, err := apply.Normalize(desired, gvk)
+	if err != nil {
+		return gvk, nil, nil, err
+	}
+	obj, err := r.Scheme.New(gvk)
+	if err != nil {
+		return gvk, nil, nil, err
+	}
+	return gvk, norm, obj.(client.Object), nil
+}
+
+// getLive reads an object from the cache and, when the cache does not have it, from the
+// API server: the cache holds only objects labelled as the operator's, and an object of
+// that name that is not (or no longer) labelled must be seen, never created over.
+func (r *OpenNebulaFrontendReconciler) getLive(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := r.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, obj)
+	}
+	return err
 }
 
 // changeLog collects what one reconcile created and updated, so that it is reported in

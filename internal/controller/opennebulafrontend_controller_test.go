@@ -213,6 +213,15 @@ func setStatefulSetReady(g Gomega, ns string, ready int32) {
 	g.Expect(k8sClient.Status().Update(context.Background(), sts)).To(Succeed())
 }
 
+// makeReady plays the StatefulSet controller for frontend "one" and waits for Ready.
+func makeReady(ns string) {
+	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 1) }, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+	}, timeout, poll).Should(Succeed())
+}
+
 func condition(g Gomega, fe *opennebulav1alpha1.OpenNebulaFrontend, typ string) *metav1.Condition {
 	c := meta.FindStatusCondition(fe.Status.Conditions, typ)
 	g.Expect(c).NotTo(BeNil(), "condition %s missing from %+v", typ, fe.Status.Conditions)
@@ -325,11 +334,7 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
 	createFrontend(t, ns, "one")
-	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 1) }, timeout, poll).Should(Succeed())
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
-		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
-	}, timeout, poll).Should(Succeed())
+	makeReady(ns)
 	// Let the reconciles queued by the creation drain.
 	Consistently(func() []string { return writesIn(ns) }, time.Second, poll).Should(Equal(writesIn(ns)))
 

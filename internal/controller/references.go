@@ -68,12 +68,7 @@ func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Contex
 	for _, gen := range builder.GeneratedSecrets(fe) {
 		want := gen.Secret
 		live := &corev1.Secret{}
-		key := client.ObjectKeyFromObject(want)
-		err := r.Get(ctx, key, live)
-		if apierrors.IsNotFound(err) {
-			err = r.APIReader.Get(ctx, key, live)
-		}
-		switch {
+		switch err := r.getLive(ctx, client.ObjectKeyFromObject(want), live); {
 		case apierrors.IsNotFound(err):
 			if p, err := r.dataOutlivedSecret(ctx, fe, gen); p != nil || err != nil {
 				return p, err
@@ -225,6 +220,12 @@ func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *openne
 	if !r.CheckOned || sts == nil || sts.Status.ReadyReplicas == 0 {
 		return onedCheck{}
 	}
+	// Reconciles come in bursts during a rollout: dial at most once per onedRecheck per
+	// frontend, so that an unreachable oned does not hold a worker for every one of them.
+	key := client.ObjectKeyFromObject(fe)
+	if last, ok := r.onedChecks.Load(key); ok && time.Since(last.(timedCheck).at) < onedRecheck {
+		return last.(timedCheck).check
+	}
 	host := fmt.Sprintf("%s.%s.svc", builder.NamesFor(fe.Name).ExternalService, fe.Namespace)
 	dial := func(port int32) error {
 		d := net.Dialer{Timeout: onedDialTimeout}
@@ -234,16 +235,12 @@ func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *openne
 		}
 		return err
 	}
-	return onedCheck{checked: true, err: dial(onedPort()), sshErr: dial(portNumber("ssh"))}
+	check := onedCheck{checked: true, err: dial(builder.PortNumber(builder.PortOned)), sshErr: dial(builder.PortNumber(builder.PortSSH))}
+	r.onedChecks.Store(key, timedCheck{at: time.Now(), check: check})
+	return check
 }
 
-func portNumber(name string) int32 {
-	for _, p := range builder.Ports {
-		if p.Name == name {
-			return p.Port
-		}
-	}
-	return 0
+type timedCheck struct {
+	at    time.Time
+	check onedCheck
 }
-
-func onedPort() int32 { return portNumber(builder.PortOned) }

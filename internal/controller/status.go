@@ -60,7 +60,7 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedUnreachable, obs.oned.err.Error())
 	default:
 		setBool(opennebulav1alpha1.ConditionOnedReachable, true, opennebulav1alpha1.ReasonOnedAnswers, "oned accepts connections on "+
-			strconv.Itoa(int(onedPort())))
+			strconv.Itoa(int(builder.PortNumber(builder.PortOned))))
 	}
 	switch {
 	case !obs.oned.checked:
@@ -136,14 +136,7 @@ func reportFacts(status *opennebulav1alpha1.OpenNebulaFrontendStatus, fe *openne
 	names := builder.NamesFor(fe.Name)
 	domain := cmp.Or(opts.ClusterDomain, builder.DefaultClusterDomain)
 	svcHost := fmt.Sprintf("%s.%s.svc.%s", names.ExternalService, fe.Namespace, domain)
-	port := func(name string) string {
-		for _, p := range builder.Ports {
-			if p.Name == name {
-				return strconv.Itoa(int(p.Port))
-			}
-		}
-		return ""
-	}
+	port := func(name string) string { return strconv.Itoa(int(builder.PortNumber(name))) }
 	lb := obs.inputs.LoadBalancerAddress
 	status.Endpoints = opennebulav1alpha1.Endpoints{
 		Oned:     "http://" + net.JoinHostPort(svcHost, port(builder.PortOned)) + "/RPC2",
