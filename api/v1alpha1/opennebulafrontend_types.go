@@ -215,6 +215,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.backend != 'External' || has(self.external)",message="database.external is required when database.backend is External"
 // +kubebuilder:validation:XValidation:rule="self.backend == 'External' || !has(self.external)",message="database.external is only valid when database.backend is External"
 // +kubebuilder:validation:XValidation:rule="self.backend == 'MariaDB' || !has(self.mariadb)",message="database.mariadb is only valid when database.backend is MariaDB"
+// +kubebuilder:validation:XValidation:rule="(has(self.mariadb) && has(self.mariadb.storageClassName)) == (has(oldSelf.mariadb) && has(oldSelf.mariadb.storageClassName)) && (!has(self.mariadb) || !has(self.mariadb.storageClassName) || self.mariadb.storageClassName == oldSelf.mariadb.storageClassName)",message="database.mariadb.storageClassName is immutable: an existing volume cannot move to another StorageClass"
 type DatabaseSpec struct {
 	// backend: MariaDB (default: a MariaDB the operator runs next to the frontend, as the
 	// Helm chart did), External (a MySQL/MariaDB you run), or SQLite (evaluation only).
@@ -325,6 +326,8 @@ type ExternalServiceSpec struct {
 }
 
 // PersistenceSpec configures the persistent volume for /var/lib/one.
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="persistence.storageClassName is immutable: an existing volume cannot move to another StorageClass"
+// +kubebuilder:validation:XValidation:rule="(has(self.accessMode) ? self.accessMode : 'ReadWriteOnce') == (has(oldSelf.accessMode) ? oldSelf.accessMode : 'ReadWriteOnce')",message="persistence.accessMode is immutable: an existing volume keeps its access mode"
 type PersistenceSpec struct {
 	// size of the /var/lib/one volume. It can grow (where the StorageClass allows
 	// expansion) but never shrink: Kubernetes cannot shrink a volume.
@@ -532,6 +535,12 @@ const (
 	ReasonPaused              = "Paused"
 	ReasonDowngradeRefused    = "DowngradeRefused"
 	ReasonNotPaused           = "NotPaused"
+	// ReasonVolumeExpansionNotSupported: a volume must grow and its StorageClass does not
+	// allow expansion.
+	ReasonVolumeExpansionNotSupported = "VolumeExpansionNotSupported"
+	// ReasonReplacingStatefulSet: a StatefulSet is deleted, orphaning its pods, and created
+	// again to change a field that cannot be updated (volumeClaimTemplates).
+	ReasonReplacingStatefulSet = "ReplacingStatefulSet"
 )
 
 // OpenNebulaFrontendStatus is the observed state of the frontend.

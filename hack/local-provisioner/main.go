@@ -73,6 +73,9 @@ func ensureStorageClass(ctx context.Context, cs kubernetes.Interface) error {
 		Provisioner:       provisionerName,
 		ReclaimPolicy:     ptr.To(corev1.PersistentVolumeReclaimDelete),
 		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer),
+		// A directory has no size: growing a claim only records the new size, which lets
+		// the operator's volume growth run here as on a real cluster.
+		AllowVolumeExpansion: new(true),
 	}
 	_, err := cs.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {

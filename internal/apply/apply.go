@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -225,4 +226,30 @@ func sameItem(live []any, desired any, i int) any {
 		return live[i]
 	}
 	return nil
+}
+
+// FieldsDiffer returns the paths (dotted, such as "spec.volumeClaimTemplates") at which
+// live lacks a value of desired, or holds a list of another length: the fields that
+// applying desired would change. It is how the caller finds a change to fields the API
+// server refuses to update in place.
+func FieldsDiffer(d *Desired, live runtime.Object, paths ...string) ([]string, error) {
+	l, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return nil, fmt.Errorf("converting live object to unstructured: %w", err)
+	}
+	var out []string
+	for _, path := range paths {
+		fields := strings.Split(path, ".")
+		dv, dok, _ := unstructured.NestedFieldNoCopy(d.Object.Object, fields...)
+		lv, lok, _ := unstructured.NestedFieldNoCopy(l, fields...)
+		dl, dIsList := dv.([]any)
+		ll, lIsList := lv.([]any)
+		switch {
+		case !dok:
+			// Not set by the operator: the API server's default stands.
+		case !lok, !contains(lv, dv), dIsList && lIsList && len(dl) != len(ll):
+			out = append(out, path)
+		}
+	}
+	return out, nil
 }

@@ -31,6 +31,8 @@ type Inputs struct {
 	// LoadBalancerAddress is the external Service's LoadBalancer ingress IP or hostname,
 	// for monitorAddress "auto"; empty until the load balancer assigns one.
 	LoadBalancerAddress string
+	// SecretsHash is HashSecretValues of the values of PodSecretRefs: a change rolls the pod.
+	SecretsHash string
 }
 
 // TypeMeta of the kinds the builders produce.

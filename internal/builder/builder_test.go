@@ -251,8 +251,59 @@ func TestGeneratedSecretsFollowTheSpec(t *testing.T) {
 	if got := kinds(); len(got) != 0 {
 		t.Errorf("with references and SQLite nothing is generated, got %v", got)
 	}
-	if refs := ReferencedSecretKeys(fe); len(refs) != 3 {
-		t.Errorf("referenced keys %v, want the admin password and the two SSH keys", refs)
+}
+
+func TestPodSecretRefsFollowThePodSpec(t *testing.T) {
+	fe := frontend()
+	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "admin", Key: "pw"}
+	fe.Spec.SSH.KeySecretRef = &corev1.LocalObjectReference{Name: "keys"}
+	fe.Spec.Pod.Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "user-env"}, Key: "token", Optional: new(true)}}}}
+	fe.Spec.Pod.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "user-envfrom"}}}}
+	fe.Spec.Pod.Volumes = []corev1.Volume{{Name: "extra", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "user-vol"},
+			Items: []corev1.KeyToPath{{Key: "a", Path: "a"}}}}}}}}}
+	got := map[SecretKeyRef]bool{}
+	for _, r := range PodSecretRefs(fe, Options{}) {
+		got[r] = true
+	}
+	for _, want := range []SecretKeyRef{
+		{Name: "admin", Key: "pw"},
+		{Name: "keys"}, // the SSH key volume
+		{Name: NamesFor(fe.Name).MariaDB, Key: MariaDBPasswordKey},
+		{Name: "user-env", Key: "token", Optional: true},
+		{Name: "user-envfrom"},
+		{Name: "user-vol", Key: "a"},
+	} {
+		if !got[want] {
+			t.Errorf("PodSecretRefs lacks %+v; got %v", want, got)
+		}
+	}
+}
+
+func TestInputsHashRollsThePod(t *testing.T) {
+	fe := frontend()
+	hash := func(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) string {
+		return StatefulSet(fe, Options{}, in).Spec.Template.Annotations[AnnotationInputsHash]
+	}
+	base := hash(fe, Inputs{SecretsHash: HashSecretValues(map[string]map[string][]byte{"s": {"k": []byte("v1")}})})
+	if base == "" {
+		t.Fatal("no inputs hash on the pod template")
+	}
+	if same := hash(fe, Inputs{SecretsHash: HashSecretValues(map[string]map[string][]byte{"s": {"k": []byte("v1")}})}); same != base {
+		t.Errorf("equal inputs hash differently: %s, %s", base, same)
+	}
+	if h := hash(fe, Inputs{SecretsHash: HashSecretValues(map[string]map[string][]byte{"s": {"k": []byte("v2")}})}); h == base {
+		t.Error("a new Secret value does not change the inputs hash")
+	}
+	changed := fe.DeepCopy()
+	changed.Spec.FireEdgeProxy.PublicURL = "https://cloud.example.com"
+	if h := hash(changed, Inputs{SecretsHash: HashSecretValues(map[string]map[string][]byte{"s": {"k": []byte("v1")}})}); h == base {
+		t.Error("a new nginx.conf does not change the inputs hash")
+	}
+	// Keys and values are delimited: moving bytes between them is a different input.
+	if HashSecretValues(map[string]map[string][]byte{"s": {"ab": []byte("c")}}) == HashSecretValues(map[string]map[string][]byte{"s": {"a": []byte("bc")}}) {
+		t.Error("HashSecretValues does not delimit keys from values")
 	}
 }
 

@@ -59,7 +59,7 @@ func generatedSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, name string, typ
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
 			Namespace: fe.Namespace,
-			Labels:    Labels(fe),
+			Labels:    mergeMaps(Labels(fe), map[string]string{LabelWatch: ValueWatch}),
 			// The label value may be a hash of a long name; this says exactly whose it is.
 			Annotations: map[string]string{AnnotationFrontendOf: fe.Name},
 		},
@@ -81,24 +81,6 @@ func SSHKeySecretName(fe *opennebulav1alpha1.OpenNebulaFrontend) string {
 		return r.Name
 	}
 	return NamesFor(fe.Name).SSHSecret
-}
-
-// ReferencedSecretKeys lists every Secret key the pods read that the user provides, so
-// that the reconciler can say which one is missing before a pod fails on it.
-func ReferencedSecretKeys(fe *opennebulav1alpha1.OpenNebulaFrontend) []opennebulav1alpha1.SecretKeySelector {
-	var out []opennebulav1alpha1.SecretKeySelector
-	if r := fe.Spec.Admin.PasswordSecretRef; r != nil {
-		out = append(out, *r)
-	}
-	if ext := fe.Spec.Database.External; ext != nil && DatabaseBackend(fe) == opennebulav1alpha1.DatabaseExternal {
-		out = append(out, ext.PasswordSecretRef)
-	}
-	if r := fe.Spec.SSH.KeySecretRef; r != nil {
-		out = append(out,
-			opennebulav1alpha1.SecretKeySelector{Name: r.Name, Key: SSHPrivateKeyKey},
-			opennebulav1alpha1.SecretKeySelector{Name: r.Name, Key: SSHPublicKeyKey})
-	}
-	return out
 }
 
 func secretKeyEnv(name string, ref opennebulav1alpha1.SecretKeySelector) corev1.EnvVar {

@@ -50,7 +50,7 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inp
 			ServiceName: names.HeadlessService,
 			Selector:    &metav1.LabelSelector{MatchLabels: SelectorLabels(fe)},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: mergeMaps(pod.Labels, Labels(fe)), Annotations: podAnnotations(fe)},
+				ObjectMeta: metav1.ObjectMeta{Labels: mergeMaps(pod.Labels, Labels(fe)), Annotations: podAnnotations(fe, in)},
 				Spec:       podSpec(fe, opts, in),
 			},
 			VolumeClaimTemplates:                 []corev1.PersistentVolumeClaim{dataVolumeClaim(fe)},
@@ -69,13 +69,14 @@ func pvcRetention(fe *opennebulav1alpha1.OpenNebulaFrontend) *appsv1.StatefulSet
 	}
 }
 
-// podAnnotations are the user's, plus the restart request: a new value rolls the pods.
-func podAnnotations(fe *opennebulav1alpha1.OpenNebulaFrontend) map[string]string {
-	restart, ok := fe.Annotations[opennebulav1alpha1.AnnotationRestartedAt]
-	if !ok {
-		return fe.Spec.Pod.Annotations
+// podAnnotations are the user's, plus the hash of the pod's inputs and the restart
+// request: a new value of either rolls the pod.
+func podAnnotations(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) map[string]string {
+	ours := map[string]string{AnnotationInputsHash: inputsHash(fe, in)}
+	if restart, ok := fe.Annotations[opennebulav1alpha1.AnnotationRestartedAt]; ok {
+		ours[opennebulav1alpha1.AnnotationRestartedAt] = restart
 	}
-	return mergeMaps(fe.Spec.Pod.Annotations, map[string]string{opennebulav1alpha1.AnnotationRestartedAt: restart})
+	return mergeMaps(fe.Spec.Pod.Annotations, ours)
 }
 
 func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) corev1.PodSpec {

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -75,16 +76,18 @@ type OpenNebulaFrontendReconciler struct {
 const (
 	EventReasonCreated     = "Created"
 	EventReasonUpdated     = "Updated"
+	EventReasonReplaced    = "Replaced"
+	EventReasonExpanded    = "Expanded"
 	EventReasonApplyFailed = "ApplyFailed"
 )
 
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends,verbs=get;list;watch
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/status,verbs=patch
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -107,34 +110,25 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, r.reportPaused(ctx, fe)
 	}
 
-	obs := observation{inputs: r.inputs(ctx, fe)}
+	obs := observation{}
 	obs.problem, obs.err = r.ensureGeneratedSecrets(ctx, fe, &obs.changes)
 	if obs.problem == nil && obs.err == nil {
-		obs.problem, obs.err = r.checkReferences(ctx, fe)
+		obs.problem, obs.err = r.observeInputs(ctx, fe, &obs)
+	}
+	if obs.problem == nil && obs.err == nil {
+		obs.problem, obs.err = r.checkStorageClasses(ctx, fe)
 	}
 	if obs.problem == nil && obs.err == nil {
 		obs.problem = r.checkDowngrade(fe)
 	}
 	if obs.err == nil {
-		for _, desired := range builder.Build(fe, r.Options, obs.inputs) {
-			if _, isSTS := desired.(*appsv1.StatefulSet); isSTS && obs.problem != nil {
-				// A pod that cannot start must not replace one that runs: the StatefulSets
-				// wait until the problem is fixed.
-				continue
-			}
-			live, err := r.reconcileChild(ctx, fe, desired, &obs.changes)
-			if errors.As(err, new(*notOwnedError)) {
-				obs.problem = &problem{reason: opennebulav1alpha1.ReasonChildNotOwned, message: err.Error()}
-				continue
-			}
-			if err != nil {
-				obs.err = err
-				break
-			}
-			if s, ok := live.(*appsv1.StatefulSet); ok && s.Name == builder.NamesFor(fe.Name).StatefulSet {
-				obs.sts = s
-			}
-		}
+		r.applyChildren(ctx, fe, &obs)
+	}
+	if apierrors.IsConflict(obs.err) {
+		// Someone wrote the object between our read and our write: not a failure, and
+		// not worth a Degraded flap or a Warning. Try again with the object as it now is.
+		obs.changes.record(r.Recorder, fe)
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
 	if obs.sts == nil && obs.err == nil {
 		obs.sts = r.cachedStatefulSet(ctx, fe)
@@ -161,16 +155,71 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 		// as a referenced Secret or StorageClass is not watched.
 		return ctrl.Result{RequeueAfter: cmp.Or(r.ProblemRecheck, DefaultProblemRecheck)}, nil
 	}
-	if r.CheckOned && obs.oned.checked {
-		return ctrl.Result{RequeueAfter: onedRecheck}, nil
+	return ctrl.Result{RequeueAfter: r.recheck(obs)}, nil
+}
+
+// applyChildren brings every child to its desired state, in Build order, recording what
+// it saw in obs. It stops at the first error.
+func (r *OpenNebulaFrontendReconciler) applyChildren(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, obs *observation) {
+	for _, desired := range builder.Build(fe, r.Options, obs.inputs) {
+		if sts, isSTS := desired.(*appsv1.StatefulSet); isSTS {
+			if obs.problem != nil {
+				// A pod that cannot start must not replace one that runs: the
+				// StatefulSets wait until the problem is fixed.
+				continue
+			}
+			held, err := r.replaceStatefulSet(ctx, fe, sts, obs)
+			if err != nil {
+				obs.err = err
+				return
+			}
+			if held != nil {
+				if held.Name == builder.NamesFor(fe.Name).StatefulSet {
+					obs.sts = held
+				}
+				continue
+			}
+		}
+		live, err := r.reconcileChild(ctx, fe, desired, &obs.changes)
+		if errors.As(err, new(*notOwnedError)) {
+			obs.problem = &problem{reason: opennebulav1alpha1.ReasonChildNotOwned, message: err.Error()}
+			continue
+		}
+		if err != nil {
+			obs.err = err
+			return
+		}
+		if s, ok := live.(*appsv1.StatefulSet); ok && s.Name == builder.NamesFor(fe.Name).StatefulSet {
+			obs.sts = s
+		}
 	}
-	return ctrl.Result{}, nil
+}
+
+// recheck is when a frontend with nothing left to do is looked at again (0: at its next
+// event): to dial oned again, to follow a StatefulSet being replaced, and to read the
+// Secrets no watch reports.
+func (r *OpenNebulaFrontendReconciler) recheck(obs observation) time.Duration {
+	var recheck time.Duration
+	if r.CheckOned && obs.oned.checked {
+		recheck = onedRecheck
+	}
+	if len(obs.replacing) > 0 {
+		// The StatefulSet's deletion wakes the controller; this is a safety net.
+		recheck = replaceRecheck
+	}
+	if obs.unwatchedSecrets {
+		recheck = min(cmp.Or(recheck, SecretRecheck), SecretRecheck)
+	}
+	return recheck
 }
 
 // reportPaused writes nothing but the status: which children differ from the spec, so
 // the user knows what resuming will change.
 func (r *OpenNebulaFrontendReconciler) reportPaused(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) error {
-	obs := observation{inputs: r.inputs(ctx, fe), sts: r.cachedStatefulSet(ctx, fe), paused: &pauseState{}}
+	obs := observation{sts: r.cachedStatefulSet(ctx, fe), paused: &pauseState{}}
+	if _, err := r.observeInputs(ctx, fe, &obs); err != nil {
+		return err
+	}
 	for _, desired := range builder.Build(fe, r.Options, obs.inputs) {
 		differs, err := r.differs(ctx, fe, desired)
 		if err != nil {
@@ -215,19 +264,23 @@ func (r *OpenNebulaFrontendReconciler) cachedStatefulSet(ctx context.Context, fe
 	return sts
 }
 
-// inputs gathers what the desired state depends on besides the spec.
-func (r *OpenNebulaFrontendReconciler) inputs(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) builder.Inputs {
+// observeInputs gathers what the desired state depends on besides the spec: the load
+// balancer's address and the values of the Secrets the pod reads. A Secret or key the
+// pod needs that does not exist is returned as a problem.
+func (r *OpenNebulaFrontendReconciler) observeInputs(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, obs *observation) (*problem, error) {
 	svc := &corev1.Service{}
 	key := client.ObjectKey{Namespace: fe.Namespace, Name: builder.NamesFor(fe.Name).ExternalService}
-	if err := r.Get(ctx, key, svc); err != nil || !metav1.IsControlledBy(svc, fe) {
-		return builder.Inputs{}
-	}
-	for _, ing := range svc.Status.LoadBalancer.Ingress {
-		if addr := cmp.Or(ing.IP, ing.Hostname); addr != "" {
-			return builder.Inputs{LoadBalancerAddress: addr}
+	if err := r.Get(ctx, key, svc); err == nil && metav1.IsControlledBy(svc, fe) {
+		for _, ing := range svc.Status.LoadBalancer.Ingress {
+			if addr := cmp.Or(ing.IP, ing.Hostname); addr != "" {
+				obs.inputs.LoadBalancerAddress = addr
+				break
+			}
 		}
 	}
-	return builder.Inputs{}
+	hash, unwatched, p, err := r.readPodSecrets(ctx, fe)
+	obs.inputs.SecretsHash, obs.unwatchedSecrets = hash, unwatched
+	return p, err
 }
 
 // reconcileChild makes one child match desired and returns the child as it now is.
@@ -267,7 +320,9 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 		err = r.replace(ctx, live, norm)
 	}
 	if err != nil {
-		r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonApplyFailed, "applying %s: %v", ref, err)
+		if !apierrors.IsConflict(err) {
+			r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonApplyFailed, "applying %s: %v", ref, err)
+		}
 		return nil, fmt.Errorf("applying %s: %w", ref, err)
 	}
 	changes.add(reason, ref)
@@ -311,25 +366,26 @@ func (r *OpenNebulaFrontendReconciler) getLive(ctx context.Context, key client.O
 	return err
 }
 
-// changeLog collects what one reconcile created and updated, so that it is reported in
-// one Event per kind of change ("Created ConfigMap one-config, Service one, ...") instead
-// of one Event (one API write) per child.
-type changeLog struct{ created, updated []string }
+// changeLog collects what one reconcile created, updated, replaced and expanded, so
+// that it is reported in one Event per kind of change ("Created ConfigMap one-config,
+// Service one, ...") instead of one Event (one API write) per child.
+type changeLog struct{ byReason map[string][]string }
+
+// changeReasons is the order in which a reconcile's changes are reported.
+var changeReasons = []string{EventReasonCreated, EventReasonUpdated, EventReasonExpanded, EventReasonReplaced}
 
 func (c *changeLog) add(reason, ref string) {
-	if reason == EventReasonCreated {
-		c.created = append(c.created, ref)
-	} else {
-		c.updated = append(c.updated, ref)
+	if c.byReason == nil {
+		c.byReason = map[string][]string{}
 	}
+	c.byReason[reason] = append(c.byReason[reason], ref)
 }
 
 func (c *changeLog) record(rec record.EventRecorder, fe *opennebulav1alpha1.OpenNebulaFrontend) {
-	if len(c.created) > 0 {
-		rec.Eventf(fe, corev1.EventTypeNormal, EventReasonCreated, "Created %s", strings.Join(c.created, ", "))
-	}
-	if len(c.updated) > 0 {
-		rec.Eventf(fe, corev1.EventTypeNormal, EventReasonUpdated, "Updated %s", strings.Join(c.updated, ", "))
+	for _, reason := range changeReasons {
+		if refs := c.byReason[reason]; len(refs) > 0 {
+			rec.Eventf(fe, corev1.EventTypeNormal, reason, "%s %s", reason, strings.Join(refs, ", "))
+		}
 	}
 }
 
@@ -375,6 +431,18 @@ func (r *OpenNebulaFrontendReconciler) updateStatus(ctx context.Context, fe *ope
 
 // SetupWithManager sets up the controller with the Manager.
 func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &opennebulav1alpha1.OpenNebulaFrontend{}, indexSecretNames,
+		func(obj client.Object) []string {
+			var names []string
+			for _, ref := range builder.PodSecretRefs(obj.(*opennebulav1alpha1.OpenNebulaFrontend), r.Options) {
+				if !slices.Contains(names, ref.Name) {
+					names = append(names, ref.Name)
+				}
+			}
+			return names
+		}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// The operator's own status writes change neither generation, labels nor
 		// annotations: they do not wake the controller up again.
@@ -384,19 +452,34 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		Owns(&corev1.ConfigMap{}).
 		Owns(&networkingv1.Ingress{}).
 		// Generated Secrets are retained by default, so they have no owner reference:
-		// they name their frontend in an annotation.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToFrontend)).
+		// they name their frontend in an annotation. A user's watched Secret wakes
+		// every frontend whose pod reads it.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToFrontends)).
 		Named("opennebulafrontend").
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Complete(r)
 }
 
-func secretToFrontend(_ context.Context, obj client.Object) []reconcile.Request {
-	name, ok := obj.GetAnnotations()[builder.AnnotationFrontendOf]
-	if !ok {
-		return nil
+// indexSecretNames indexes frontends by the names of the Secrets their pods read.
+const indexSecretNames = "podSecretNames"
+
+func (r *OpenNebulaFrontendReconciler) secretToFrontends(ctx context.Context, obj client.Object) []reconcile.Request {
+	var out []reconcile.Request
+	if name, ok := obj.GetAnnotations()[builder.AnnotationFrontendOf]; ok {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}})
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+	list := &opennebulav1alpha1.OpenNebulaFrontendList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexSecretNames: obj.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing the frontends that read a Secret", "secret", obj.GetName())
+		return out
+	}
+	for _, fe := range list.Items {
+		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&fe)}
+		if !slices.Contains(out, req) {
+			out = append(out, req)
+		}
+	}
+	return out
 }
 
 func builderWithPredicates() ctrlbuilder.Predicates {

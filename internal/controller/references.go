@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"time"
@@ -26,6 +27,13 @@ const (
 	// DefaultProblemRecheck is how soon a frontend blocked by something the user must fix
 	// (a referenced Secret or StorageClass that is not watched) is looked at again.
 	DefaultProblemRecheck = 30 * time.Second
+	// SecretRecheck is how often the Secrets a frontend reads are read again when one
+	// of them is not labelled opennebula.io/watch=true (so not watched).
+	SecretRecheck = 5 * time.Minute
+	// conflictRetry is how soon a reconcile that lost a write race is tried again.
+	conflictRetry = 200 * time.Millisecond
+	// replaceRecheck is how soon a StatefulSet being replaced is looked at again.
+	replaceRecheck = 2 * time.Second
 	// onedRecheck is how often a ready frontend's oned is dialled.
 	onedRecheck     = 5 * time.Minute
 	onedDialTimeout = 2 * time.Second
@@ -40,7 +48,11 @@ type observation struct {
 	err     error
 	problem *problem
 	inputs  builder.Inputs
-	oned    onedCheck
+	// replacing says which StatefulSets are being replaced (orphan and recreate).
+	replacing []string
+	// unwatchedSecrets: the pod reads a Secret the operator does not watch.
+	unwatchedSecrets bool
+	oned             onedCheck
 	// paused is set while the paused annotation stops writes.
 	paused *pauseState
 	// changes lists what this reconcile created and updated.
@@ -96,7 +108,7 @@ func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Contex
 			if p := missingKeys(live, gen); p != nil {
 				return p, nil
 			}
-			if err := r.alignSecretOwner(ctx, fe, live, owned); err != nil {
+			if err := r.alignSecretMetadata(ctx, fe, live, owned); err != nil {
 				return nil, err
 			}
 		}
@@ -142,40 +154,83 @@ func missingKeys(s *corev1.Secret, gen builder.GeneratedSecret) *problem {
 	return nil
 }
 
-// alignSecretOwner adds or removes the frontend as the generated Secret's owner, so
-// that secretRetentionPolicy Delete lets the garbage collector remove it with the frontend.
-func (r *OpenNebulaFrontendReconciler) alignSecretOwner(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, s *corev1.Secret, owned bool) error {
-	if metav1.IsControlledBy(s, fe) == owned {
+// alignSecretMetadata adds or removes the frontend as the generated Secret's owner, so
+// that secretRetentionPolicy Delete lets the garbage collector remove it with the
+// frontend, and labels it for the operator's Secret watch (Secrets generated before the
+// label existed lack it). It never touches the data.
+func (r *OpenNebulaFrontendReconciler) alignSecretMetadata(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, s *corev1.Secret, owned bool) error {
+	if metav1.IsControlledBy(s, fe) == owned && s.Labels[builder.LabelWatch] == builder.ValueWatch {
 		return nil
 	}
 	patch := client.MergeFrom(s.DeepCopy())
-	if owned {
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.Labels[builder.LabelWatch] = builder.ValueWatch
+	switch controlled := metav1.IsControlledBy(s, fe); {
+	case owned && !controlled:
 		if err := controllerutil.SetControllerReference(fe, s, r.Scheme); err != nil {
 			return err
 		}
-	} else if err := controllerutil.RemoveControllerReference(fe, s, r.Scheme); err != nil {
-		return err
+	case !owned && controlled:
+		if err := controllerutil.RemoveControllerReference(fe, s, r.Scheme); err != nil {
+			return err
+		}
 	}
 	return r.Patch(ctx, s, patch, client.FieldOwner(apply.FieldManager))
 }
 
-// checkReferences finds what admission cannot: a referenced Secret or key, or a
-// StorageClass, that does not exist. They are read past the cache, which holds only the
-// operator's own objects.
-func (r *OpenNebulaFrontendReconciler) checkReferences(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (*problem, error) {
-	for _, ref := range builder.ReferencedSecretKeys(fe) {
-		s := &corev1.Secret{}
-		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s)
-		if apierrors.IsNotFound(err) {
-			return &problem{opennebulav1alpha1.ReasonSecretMissing, fmt.Sprintf("Secret %s does not exist", ref.Name)}, nil
+// readPodSecrets reads the values of every Secret key the frontend pod reads, for the
+// pod template's inputs hash, and finds what admission cannot: a Secret or key the pod
+// needs that does not exist. A user's Secret is read past the cache, which holds only
+// Secrets labelled opennebula.io/watch; unwatched reports that one was.
+func (r *OpenNebulaFrontendReconciler) readPodSecrets(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (hash string, unwatched bool, p *problem, err error) {
+	values := map[string]map[string][]byte{}
+	read := map[string]*corev1.Secret{}
+	for _, ref := range builder.PodSecretRefs(fe, r.Options) {
+		s, seen := read[ref.Name]
+		if !seen {
+			s = &corev1.Secret{}
+			switch err := r.getLive(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); {
+			case apierrors.IsNotFound(err):
+				s = nil
+			case err != nil:
+				return "", false, nil, err
+			case s.Labels[builder.LabelWatch] != builder.ValueWatch:
+				unwatched = true
+			}
+			read[ref.Name] = s
 		}
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := s.Data[ref.Key]; !ok {
-			return &problem{opennebulav1alpha1.ReasonSecretKeyMissing, fmt.Sprintf("Secret %s has no key %q", ref.Name, ref.Key)}, nil
+		switch {
+		case s == nil && ref.Optional:
+		case s == nil:
+			return "", unwatched, &problem{opennebulav1alpha1.ReasonSecretMissing, fmt.Sprintf("Secret %s does not exist", ref.Name)}, nil
+		case ref.Key == "":
+			values[ref.Name] = mergeBytes(values[ref.Name], s.Data)
+		default:
+			v, ok := s.Data[ref.Key]
+			if !ok && !ref.Optional {
+				return "", unwatched, &problem{opennebulav1alpha1.ReasonSecretKeyMissing, fmt.Sprintf("Secret %s has no key %q", ref.Name, ref.Key)}, nil
+			}
+			if ok {
+				values[ref.Name] = mergeBytes(values[ref.Name], map[string][]byte{ref.Key: v})
+			}
 		}
 	}
+	return builder.HashSecretValues(values), unwatched, nil, nil
+}
+
+func mergeBytes(into, from map[string][]byte) map[string][]byte {
+	if into == nil {
+		into = make(map[string][]byte, len(from))
+	}
+	maps.Copy(into, from)
+	return into
+}
+
+// checkStorageClasses finds a StorageClass the spec names that does not exist (read
+// past the cache: StorageClasses are not watched).
+func (r *OpenNebulaFrontendReconciler) checkStorageClasses(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (*problem, error) {
 	var classes []*string
 	classes = append(classes, fe.Spec.Persistence.StorageClassName)
 	if m := fe.Spec.Database.MariaDB; m != nil && builder.DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB {

@@ -46,10 +46,11 @@ func CacheOptions(namespaces []string) cache.Options {
 	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.StatefulSet{}:   owned,
-			&corev1.Service{}:       owned,
-			&corev1.ConfigMap{}:     owned,
-			&corev1.Secret{}:        owned,
+			&appsv1.StatefulSet{}: owned,
+			&corev1.Service{}:     owned,
+			&corev1.ConfigMap{}:   owned,
+			// Generated Secrets and the user's Secrets labelled opennebula.io/watch=true.
+			&corev1.Secret{}:        {Label: labels.SelectorFromSet(labels.Set{builder.LabelWatch: builder.ValueWatch})},
 			&networkingv1.Ingress{}: owned,
 		},
 	}

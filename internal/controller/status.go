@@ -102,8 +102,9 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 	observed := st.ObservedGeneration >= sts.Generation
 	updated := observed && st.UpdatedReplicas == want &&
 		(st.UpdateRevision == "" || st.CurrentRevision == st.UpdateRevision)
-	ready := observed && st.ReadyReplicas == want && st.UpdatedReplicas == want
-	if updated && ready && status.Image != "" {
+	// Ready says whether the pods serve, whichever revision they run.
+	serving := st.ReadyReplicas >= want
+	if updated && serving && status.Image != "" {
 		// The pods run the template's image: that is the running version now.
 		status.Version = builder.Version(status.Image)
 	}
@@ -111,7 +112,9 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 	switch {
 	case obs.err != nil:
 		setBool(opennebulav1alpha1.ConditionProgressing, false, opennebulav1alpha1.ReasonReconcileFailed, obs.err.Error())
-	case !updated || !ready:
+	case len(obs.replacing) > 0:
+		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonReplacingStatefulSet, strings.Join(obs.replacing, "; "))
+	case !updated || !serving:
 		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonRolloutInProgress,
 			fmt.Sprintf("StatefulSet %s: %d of %d replicas updated, %d ready (revision %s, target %s)",
 				sts.Name, st.UpdatedReplicas, want, st.ReadyReplicas, st.CurrentRevision, st.UpdateRevision))
@@ -120,12 +123,16 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 			fmt.Sprintf("StatefulSet %s runs revision %s", sts.Name, st.CurrentRevision))
 	}
 
-	if ready {
+	switch {
+	case st.ObservedGeneration == 0 && meta.FindStatusCondition(status.Conditions, opennebulav1alpha1.ConditionReady) != nil:
+		// A StatefulSet the StatefulSet controller has not looked at yet (just replaced)
+		// says nothing about the pods: keep what was last seen.
+	case serving:
 		setBool(opennebulav1alpha1.ConditionReady, true, opennebulav1alpha1.ReasonAllReplicasReady,
 			fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want))
-	} else {
+	default:
 		setBool(opennebulav1alpha1.ConditionReady, false, opennebulav1alpha1.ReasonReplicasNotReady,
-			fmt.Sprintf("%d of %d replicas ready and updated", min(st.ReadyReplicas, st.UpdatedReplicas), want))
+			fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want))
 	}
 	return status
 }

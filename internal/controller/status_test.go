@@ -36,11 +36,15 @@ func TestComputeStatus(t *testing.T) {
 			opennebulav1alpha1.ReasonStatefulSetMissing, opennebulav1alpha1.ReasonStatefulSetMissing},
 		{"apply failed", nil, errors.New("boom"), metav1.ConditionFalse, metav1.ConditionFalse,
 			opennebulav1alpha1.ReasonReconcileFailed, opennebulav1alpha1.ReasonReconcileFailed},
-		{"spec not observed by the StatefulSet controller", statefulSet(2, 1, 1, 1, "r1", "r1"), nil,
+		{"spec not observed by the StatefulSet controller, the pod still serves", statefulSet(2, 1, 1, 1, "r1", "r1"), nil,
+			metav1.ConditionTrue, metav1.ConditionTrue, opennebulav1alpha1.ReasonAllReplicasReady, opennebulav1alpha1.ReasonRolloutInProgress},
+		{"new StatefulSet never observed", statefulSet(1, 0, 0, 0, "", ""), nil,
 			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonReplicasNotReady, opennebulav1alpha1.ReasonRolloutInProgress},
 		{"pod starting", statefulSet(1, 1, 0, 1, "r1", "r1"), nil,
 			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonReplicasNotReady, opennebulav1alpha1.ReasonRolloutInProgress},
-		{"rolling to a new revision", statefulSet(2, 2, 1, 0, "r1", "r2"), nil,
+		{"rolling to a new revision, the old pod still serves", statefulSet(2, 2, 1, 0, "r1", "r2"), nil,
+			metav1.ConditionTrue, metav1.ConditionTrue, opennebulav1alpha1.ReasonAllReplicasReady, opennebulav1alpha1.ReasonRolloutInProgress},
+		{"rolling to a new revision, the pod is replaced", statefulSet(2, 2, 0, 0, "r1", "r2"), nil,
 			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonReplicasNotReady, opennebulav1alpha1.ReasonRolloutInProgress},
 		{"ready", statefulSet(2, 2, 1, 1, "r2", "r2"), nil,
 			metav1.ConditionTrue, metav1.ConditionFalse, opennebulav1alpha1.ReasonAllReplicasReady, opennebulav1alpha1.ReasonRolloutComplete},
@@ -66,6 +70,22 @@ func TestComputeStatus(t *testing.T) {
 				t.Errorf("Progressing = %s/%s, want %s/%s", p.Status, p.Reason, tc.progressing, tc.progressReason)
 			}
 		})
+	}
+}
+
+// A StatefulSet replaced to grow its volumes starts with an empty status although its
+// adopted pod serves: Ready keeps what was last seen until the controller reports.
+func TestComputeStatusAcrossAReplacedStatefulSet(t *testing.T) {
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	fe.Status = computeStatus(fe, observation{sts: statefulSet(3, 3, 1, 1, "r", "r")}, builder.Options{})
+	replacing := computeStatus(fe, observation{sts: statefulSet(3, 3, 1, 1, "r", "r"), replacing: []string{"replacing StatefulSet one"}}, builder.Options{})
+	if p := meta.FindStatusCondition(replacing.Conditions, opennebulav1alpha1.ConditionProgressing); p.Reason != opennebulav1alpha1.ReasonReplacingStatefulSet {
+		t.Errorf("Progressing while replacing = %s", p.Reason)
+	}
+	fe.Status = replacing
+	fresh := computeStatus(fe, observation{sts: statefulSet(1, 0, 0, 0, "", "")}, builder.Options{})
+	if r := meta.FindStatusCondition(fresh.Conditions, opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionTrue {
+		t.Errorf("Ready = %s/%s right after the StatefulSet was recreated, want True kept", r.Status, r.Reason)
 	}
 }
 

@@ -1,0 +1,137 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/apply"
+)
+
+// immutableStatefulSetFields are the StatefulSet spec fields the API server refuses to
+// update in place.
+var immutableStatefulSetFields = []string{
+	"spec.selector", "spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates",
+}
+
+// replaceStatefulSet handles the change server-side apply cannot make: one to an
+// immutable StatefulSet field, such as a volume size in the volumeClaimTemplates. It
+// first grows the existing claims (where their StorageClass allows it), then deletes the
+// StatefulSet with orphan propagation, so its pods and claims stay; its deletion wakes
+// the controller, which creates it again with the new spec, and the new StatefulSet
+// adopts the running pods without restarting them (their template did not change).
+//
+// held is the live StatefulSet when it must not be applied in this reconcile (it is
+// being replaced, or the claims cannot grow); nil means "apply as usual".
+func (r *OpenNebulaFrontendReconciler) replaceStatefulSet(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired *appsv1.StatefulSet, obs *observation) (held *appsv1.StatefulSet, err error) {
+	_, norm, _, err := r.prepare(fe, desired)
+	if err != nil {
+		return nil, err
+	}
+	live := &appsv1.StatefulSet{}
+	if err := r.getLive(ctx, client.ObjectKeyFromObject(desired), live); err != nil || !metav1.IsControlledBy(live, fe) {
+		// Missing: created as usual. Not ours: reconcileChild reports it.
+		return nil, client.IgnoreNotFound(err)
+	}
+	if !live.DeletionTimestamp.IsZero() {
+		obs.replacing = append(obs.replacing, fmt.Sprintf("StatefulSet %s is being replaced; its pods keep running", live.Name))
+		return live, nil
+	}
+	changed, err := apply.FieldsDiffer(norm, live, immutableStatefulSetFields...)
+	if err != nil || len(changed) == 0 {
+		return nil, err
+	}
+	if p, err := r.growClaims(ctx, desired, live, &obs.changes); p != nil || err != nil {
+		if obs.problem == nil {
+			obs.problem = p
+		}
+		return live, err
+	}
+	uid, rv := live.UID, live.ResourceVersion
+	err = r.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationOrphan),
+		client.Preconditions{UID: &uid, ResourceVersion: &rv})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return live, fmt.Errorf("replacing StatefulSet %s: %w", live.Name, err)
+	}
+	msg := fmt.Sprintf("StatefulSet %s (changed %s; pods and volumes kept)", live.Name, strings.Join(changed, ", "))
+	obs.changes.add(EventReasonReplaced, msg)
+	obs.replacing = append(obs.replacing, "replacing "+msg)
+	return live, nil
+}
+
+// growClaims raises the storage request of the StatefulSet's existing claims to what
+// its new volumeClaimTemplates ask for. It changes nothing unless every claim that must
+// grow can: a StorageClass without allowVolumeExpansion is a problem the user must fix.
+func (r *OpenNebulaFrontendReconciler) growClaims(ctx context.Context, desired, live *appsv1.StatefulSet, changes *changeLog) (*problem, error) {
+	type growth struct {
+		pvc  *corev1.PersistentVolumeClaim
+		size resource.Quantity
+	}
+	var grow []growth
+	classes := map[string]bool{}
+	for _, tmpl := range desired.Spec.VolumeClaimTemplates {
+		want, ok := tmpl.Spec.Resources.Requests[corev1.ResourceStorage]
+		if !ok {
+			continue
+		}
+		for i := range max(ptr.Deref(live.Spec.Replicas, 1), live.Status.Replicas) {
+			pvc := &corev1.PersistentVolumeClaim{}
+			key := client.ObjectKey{Namespace: live.Namespace, Name: fmt.Sprintf("%s-%s-%d", tmpl.Name, live.Name, i)}
+			if err := r.getLive(ctx, key, pvc); apierrors.IsNotFound(err) {
+				continue // created from the new template when its pod starts
+			} else if err != nil {
+				return nil, err
+			}
+			if have := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; have.Cmp(want) >= 0 {
+				continue
+			}
+			class := ptr.Deref(pvc.Spec.StorageClassName, "")
+			expandable, seen := classes[class]
+			if !seen {
+				var err error
+				if expandable, err = r.allowsExpansion(ctx, class); err != nil {
+					return nil, err
+				}
+				classes[class] = expandable
+			}
+			if !expandable {
+				return &problem{opennebulav1alpha1.ReasonVolumeExpansionNotSupported, fmt.Sprintf(
+					"PersistentVolumeClaim %s cannot grow to %s: StorageClass %q does not allow volume expansion; "+
+						"set allowVolumeExpansion: true on it (if its driver supports expansion) or move the data to a larger volume",
+					pvc.Name, want.String(), class)}, nil
+			}
+			grow = append(grow, growth{pvc, want})
+		}
+	}
+	for _, g := range grow {
+		patch := client.MergeFrom(g.pvc.DeepCopy())
+		g.pvc.Spec.Resources.Requests[corev1.ResourceStorage] = g.size
+		if err := r.Patch(ctx, g.pvc, patch, client.FieldOwner(apply.FieldManager)); err != nil {
+			return nil, fmt.Errorf("growing PersistentVolumeClaim %s: %w", g.pvc.Name, err)
+		}
+		changes.add(EventReasonExpanded, fmt.Sprintf("PersistentVolumeClaim %s to %s", g.pvc.Name, g.size.String()))
+	}
+	return nil, nil
+}
+
+// allowsExpansion reads the StorageClass past the cache (StorageClasses are not watched).
+func (r *OpenNebulaFrontendReconciler) allowsExpansion(ctx context.Context, class string) (bool, error) {
+	if class == "" {
+		return false, nil
+	}
+	sc := &storagev1.StorageClass{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: class}, sc); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return ptr.Deref(sc.AllowVolumeExpansion, false), nil
+}
