@@ -49,8 +49,9 @@ test-e2e: manifests generate build k8s-binaries ## Run the e2e tests on a local 
 
 FUZZTIME ?= 15s
 .PHONY: fuzz
-fuzz: ## Fuzz the builders for FUZZTIME (every admitted frontend builds children the API server accepts).
+fuzz: ## Fuzz the builders and the render YAML reader for FUZZTIME each (seed corpus: testdata/fuzz).
 	go test ./internal/builder -run '^$$' -fuzz FuzzBuild -fuzztime $(FUZZTIME)
+	go test ./internal/render -run '^$$' -fuzz FuzzRender -fuzztime $(FUZZTIME)
 
 BENCH_N ?= 10,100,500
 .PHONY: bench

@@ -3,7 +3,7 @@
 # (built by hack/build-k8s-binaries.sh), kwok nodes that "run" pods, and a hostPath
 # provisioner behind a default StorageClass. Everything listens on this machine.
 #
-# Usage: hack/local-cluster.sh up|down|kubeconfig [NAME]   (NAME defaults to opennebula-operator)
+# Usage: hack/local-cluster.sh up|down|stop|start|kubeconfig [NAME]   (NAME defaults to opennebula-operator)
 set -euo pipefail
 
 HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +36,35 @@ stop_pidfile() {
   fi
 }
 
+# restart_component COMPONENT: stops a component kwokctl started and starts it again
+# with the same command line (kwokctl has no per-component start).
+restart_component() {
+  local dir="${KWOK_WORKDIR:-${HOME}/.kwok}/clusters/${NAME}" comp="$1" pid args
+  pid="$(cat "${dir}/pids/${comp}.pid")"
+  kill -0 "${pid}" 2>/dev/null || { log "${comp} (pid ${pid}) is not running"; return 1; }
+  mapfile -t args < <(tr '\0' '\n' <"/proc/${pid}/cmdline")
+  kill "${pid}"
+  for _ in $(seq 50); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "${pid}" 2>/dev/null || true
+  # A simple command in the background, so that $! is the component's own pid, and
+  # nothing of ours (stdout could be a caller's pipe) left open in it.
+  (
+    cd "${dir}" || exit 1
+    setsid "${args[@]}" >>"${dir}/logs/${comp}.log" 2>&1 </dev/null &
+    echo $! >"${dir}/pids/${comp}.pid"
+  ) >/dev/null 2>&1 </dev/null
+}
+
+# start: after `kwokctl start cluster`, the node leases still name the kwok controller
+# that ran before, for their 200 s duration, and the new one manages no node (its pods
+# stay Pending) until they expire. The leases are dropped and the controller restarted,
+# so that it takes the nodes over at once.
+start() {
+  "${KWOKCTL}" start cluster --name "${NAME}" >>"${STATE_DIR}/kwokctl.log" 2>&1
+  "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" delete lease -n kube-node-lease --all >/dev/null
+  restart_component kwok-controller
+}
+
 up() {
   "${HACK_DIR}/build-k8s-binaries.sh" cluster
   mkdir -p "${STATE_DIR}"
@@ -52,7 +81,7 @@ up() {
       || { cat "${STATE_DIR}/kwokctl.log" >&2; exit 1; }
     "${KWOKCTL}" --name "${NAME}" scale node --replicas "${NODES}" >>"${STATE_DIR}/kwokctl.log" 2>&1
   else
-    "${KWOKCTL}" start cluster --name "${NAME}" >>"${STATE_DIR}/kwokctl.log" 2>&1 || true
+    start || true
   fi
   "${KWOKCTL}" get kubeconfig --name "${NAME}" >"${KUBECONFIG_FILE}"
 
@@ -81,9 +110,13 @@ down() {
   log "cluster ${NAME} removed"
 }
 
+# stop/start: every cluster component (etcd, kube-apiserver, controller-manager, scheduler,
+# kwok) stops and starts again with its data, for the fault tests.
 case "${CMD}" in
   up) up ;;
   down) down ;;
+  stop) "${KWOKCTL}" stop cluster --name "${NAME}" ;;
+  start) start ;;
   kubeconfig) echo "${KUBECONFIG_FILE}" ;;
-  *) echo "usage: $0 up|down|kubeconfig [NAME]" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|stop|start|kubeconfig [NAME]" >&2; exit 2 ;;
 esac

@@ -324,3 +324,33 @@ func TestPVCRetention(t *testing.T) {
 		}
 	}
 }
+
+// The frontend pods run with defaults that work with the image and grant nothing more:
+// oneadmin's fsGroup, no API token unless the user gives the pod an identity, no
+// privileged container, no host namespaces, unless the user asks for them.
+func TestPodSecurityDefaults(t *testing.T) {
+	fe := frontend()
+	for _, sts := range []*appsv1.StatefulSet{StatefulSet(fe, Options{}, Inputs{}), MariaDBStatefulSet(fe)} {
+		spec := sts.Spec.Template.Spec
+		if sts.Name == NamesFor(fe.Name).StatefulSet {
+			if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+				t.Errorf("%s mounts a service account token it does not need", sts.Name)
+			}
+			if spec.SecurityContext == nil || spec.SecurityContext.FSGroup == nil || *spec.SecurityContext.FSGroup != OneadminGID {
+				t.Errorf("%s fsGroup %+v, want %d", sts.Name, spec.SecurityContext, OneadminGID)
+			}
+		}
+		if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+			t.Errorf("%s uses a host namespace", sts.Name)
+		}
+		for _, c := range append(spec.InitContainers, spec.Containers...) {
+			if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
+				t.Errorf("%s container %s is privileged", sts.Name, c.Name)
+			}
+		}
+	}
+	fe.Spec.Pod.ServiceAccountName = "oned-api"
+	if a := StatefulSet(fe, Options{}, Inputs{}).Spec.Template.Spec.AutomountServiceAccountToken; a == nil || !*a {
+		t.Error("a pod given a ServiceAccount must get its token")
+	}
+}

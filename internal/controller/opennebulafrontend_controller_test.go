@@ -390,6 +390,9 @@ func TestAdmissionRejectsBadSpecs(t *testing.T) {
 	}{
 		{"1bad", nil, "metadata.name must be a DNS-1035 label"},
 		{"dotted.name", nil, "metadata.name must be a DNS-1035 label"},
+		{"unicöde", nil, "metadata.name"},
+		// Longer names are shortened with a hash in child names; 64 is no DNS label.
+		{strings.Repeat("n", 64), nil, "metadata.name must be a DNS-1035 label"},
 		{"badtype", func(fe *opennebulav1alpha1.OpenNebulaFrontend) { fe.Spec.Service.Type = "ExternalName" },
 			`spec.service.type: Unsupported value: "ExternalName"`},
 		{"spaces", func(fe *opennebulav1alpha1.OpenNebulaFrontend) { fe.Spec.Image = "a b" },

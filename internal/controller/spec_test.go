@@ -66,6 +66,29 @@ func TestAdmissionRejectsBadSpecsWithTheField(t *testing.T) {
 		{"unknown-field", `replica: 3`, `unknown field "spec.replica"`},
 		{"replicas-even", `replicas: 2`, "replicas must be 1, 3 or 5: OpenNebula's Raft HA needs an odd number of servers"},
 		{"replicas-ha", `replicas: 3`, "replicas 3 and 5 (Raft HA) are not supported yet: use 1"},
+		// Wrong types.
+		{"type-replicas", `replicas: "one"`, `spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer`},
+		{"type-nodeport", `service: {type: NodePort, nodePorts: {oned: "x"}}`, "spec.service.nodePorts.oned: Invalid value: \"string\""},
+		{"type-ingress", `ingress: {enabled: "yes"}`, `spec.ingress.enabled: Invalid value: "string": spec.ingress.enabled in body must be of type boolean`},
+		{"type-labels", `pod: {labels: [a]}`, `spec.pod.labels: Invalid value: "array": spec.pod.labels in body must be of type object`},
+		{"type-size", `persistence: {size: "lots"}`, "spec.persistence.size"},
+		// Ports out of range.
+		{"port-nodeport-high", `service: {type: NodePort, nodePorts: {ssh: 65536}}`, "service.nodePorts values must be ports (1-65535)"},
+		{"port-ext-zero", `database: {backend: External, external: {host: db, port: 0, passwordSecretRef: {name: s, key: k}}}`,
+			"spec.database.external.port: Invalid value: 0: spec.database.external.port in body should be greater than or equal to 1"},
+		// Conflicting options.
+		{"lb-class-clusterip", `service: {loadBalancerClass: example.org/lb}`,
+			"service.loadBalancerClass and service.loadBalancerSourceRanges need service.type LoadBalancer"},
+		{"ext-on-sqlite", `database: {backend: SQLite, external: {host: db, passwordSecretRef: {name: s, key: k}}}`,
+			"database.external is only valid when database.backend is External"},
+		// Huge strings.
+		{"huge-image", `image: "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"`, "spec.image: Too long: may not be more than 512"},
+		{"huge-hostname", `hostname: "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"`, "spec.hostname: Too long: may not be more than 253"},
+		{"huge-public-url", `fireEdgeProxy: {publicURL: "https://uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu.example"}`, "spec.fireEdgeProxy.publicURL: Too long: may not be more than 2048"},
+		// Unicode where DNS names go.
+		{"unicode-hostname", `hostname: "frontënd.example.org"`, "spec.hostname: Invalid value"},
+		{"unicode-ingress-host", `ingress: {enabled: true, host: "clöud.example.org"}`, "spec.ingress.host: Invalid value"},
+		{"unicode-monitor", `monitorAddress: "mönitor.example.org"`, "spec.monitorAddress: Invalid value"},
 	}
 	for _, tc := range cases {
 		u := &unstructured.Unstructured{}
@@ -91,6 +114,27 @@ func TestAdmissionRejectsBadSpecsWithTheField(t *testing.T) {
 	Expect(err.Error()).To(ContainSubstring("spec.persistence.size: Invalid value: \"10Gi\": persistence.size cannot shrink"))
 	grow := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"persistence":{"size":"30Gi"}}}`))
 	Expect(k8sClient.Patch(context.Background(), sized, grow)).To(Succeed())
+
+	// Fields of existing volumes cannot change.
+	for _, tc := range []struct{ name, create, patch, message string }{
+		{"class", `{"persistence":{"storageClassName":"fast"}}`, `{"spec":{"persistence":{"storageClassName":"slow"}}}`,
+			"persistence.storageClassName is immutable"},
+		{"class-set-later", `{}`, `{"spec":{"persistence":{"storageClassName":"fast"}}}`, "persistence.storageClassName is immutable"},
+		{"mode", `{}`, `{"spec":{"persistence":{"accessMode":"ReadWriteMany"}}}`, "persistence.accessMode is immutable"},
+		{"db-class", `{"database":{"mariadb":{"storageClassName":"fast"}}}`, `{"spec":{"database":{"mariadb":{"storageClassName":null}}}}`,
+			"database.mariadb.storageClassName is immutable"},
+		{"db-shrink", `{"database":{"mariadb":{"size":"8Gi"}}}`, `{"spec":{"database":{"mariadb":{"size":"4Gi"}}}}`,
+			"database.mariadb.size cannot shrink"},
+	} {
+		u := &unstructured.Unstructured{}
+		doc := `{"apiVersion":"opennebula.io/v1alpha1","kind":"OpenNebulaFrontend","metadata":{"name":"upd-` + tc.name + `","namespace":"` + ns + `"},"spec":` + tc.create + `}`
+		Expect(yaml.Unmarshal([]byte(doc), &u.Object)).To(Succeed(), tc.name)
+		Expect(k8sClient.Create(context.Background(), u)).To(Succeed(), tc.name)
+		err := k8sClient.Patch(context.Background(), u, client.RawPatch("application/merge-patch+json", []byte(tc.patch)))
+		if err == nil || !strings.Contains(err.Error(), tc.message) {
+			t.Errorf("%s: update error %v, want one saying %q", tc.name, err, tc.message)
+		}
+	}
 
 	// The database backend cannot change after creation.
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "immutable", Namespace: ns}}

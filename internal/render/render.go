@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -51,8 +52,14 @@ func Render(in io.Reader, out io.Writer, scheme *runtime.Scheme, opts builder.Op
 		if !ok {
 			return fmt.Errorf("document %d: %s is not an OpenNebulaFrontend", n, gvk.Kind)
 		}
+		// The CRD's name rule: what the API server refuses must not render either.
+		if errs := validation.IsDNS1035Label(fe.Name); len(errs) > 0 {
+			return fmt.Errorf("document %d: metadata.name %q: %s", n, fe.Name, strings.Join(errs, "; "))
+		}
 		if fe.Namespace == "" {
 			fe.Namespace = DefaultNamespace
+		} else if errs := validation.IsDNS1123Label(fe.Namespace); len(errs) > 0 {
+			return fmt.Errorf("document %d: metadata.namespace %q: %s", n, fe.Namespace, strings.Join(errs, "; "))
 		}
 		children := builder.Build(fe, opts, builder.Inputs{})
 		// The generated Secrets are shown without data: their values are random and

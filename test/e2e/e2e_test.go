@@ -122,6 +122,32 @@ func run(m *testing.M) int {
 // launchManager starts bin/manager against kcfg with env added, logging to logPath; the
 // returned function stops it (SIGINT, then SIGKILL after 10s).
 func launchManager(kcfg string, env []string, logPath string, args ...string) (func(), error) {
+	m, err := startManagerProcess(kcfg, env, logPath, args...)
+	if err != nil {
+		return nil, err
+	}
+	return m.stop, nil
+}
+
+// managerProcess is a running bin/manager.
+type managerProcess struct {
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{}
+	stop   func()
+}
+
+// alive reports whether the process has not exited.
+func (m *managerProcess) alive() bool {
+	select {
+	case <-m.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+func startManagerProcess(kcfg string, env []string, logPath string, args ...string) (*managerProcess, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -134,17 +160,19 @@ func launchManager(kcfg string, env []string, logPath string, args ...string) (f
 		_ = f.Close()
 		return nil, fmt.Errorf("starting bin/manager (run `make build`): %w", err)
 	}
-	return func() {
+	m := &managerProcess{cmd: cmd, log: logPath, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(m.exited) }()
+	m.stop = func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-m.exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
+			<-m.exited
 		}
 		_ = f.Close()
-	}, nil
+	}
+	return m, nil
 }
 
 func fail(err error) int {

@@ -4,8 +4,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,17 +35,7 @@ import (
 // manager runs with exactly the permissions an install grants it.
 func kubeconfigFor(t *testing.T, ns, sa string) string {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := kubernetes.NewForConfigOrDie(cfg)
-	tok, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}},
-		metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("token for %s/%s: %v", ns, sa, err)
-	}
+	token := saToken(t, ns, sa)
 	raw, err := clientcmd.LoadFromFile(kubeconfig)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +44,7 @@ func kubeconfigFor(t *testing.T, ns, sa string) string {
 	for name, ai := range raw.AuthInfos {
 		if name == ctx.AuthInfo {
 			ai.ClientCertificate, ai.ClientKey, ai.ClientCertificateData, ai.ClientKeyData = "", "", nil, nil
-			ai.Token = tok.Status.Token
+			ai.Token = token
 		}
 	}
 	path := filepath.Join(t.TempDir(), "sa.kubeconfig")
@@ -127,13 +119,61 @@ func TestInstallYAML(t *testing.T) {
 		"deployment/opennebula-operator-controller-manager", "--timeout=2m")
 	g.Expect(err).NotTo(HaveOccurred(), out)
 
+	metricsPort := freePort(g)
 	log := startManager(t, kubeconfigFor(t, "opennebula-operator-system", "opennebula-operator-controller-manager"), nil,
-		"--leader-elect", "--leader-election-namespace=opennebula-operator-system")
+		"--leader-elect", "--leader-election-namespace=opennebula-operator-system",
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort))
 	createNamespace(t, "e2e-install")
 	fe := frontendIn("e2e-install", "fe")
 	g.Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
 	waitReady(g, fe)
+
+	// Metrics: HTTPS, and only for callers the API server authenticates and authorises
+	// (the install's metrics-reader ClusterRole), with the install's own permissions.
+	g.Expect(metricsStatus(g, metricsPort, "")).To(Equal(http.StatusUnauthorized))
+	g.Expect(metricsStatus(g, metricsPort, saToken(t, "opennebula-operator-system", "opennebula-operator-controller-manager"))).
+		To(Equal(http.StatusForbidden), "a ServiceAccount without metrics-reader is refused")
+	createNamespace(t, "e2e-metrics")
+	g.Expect(k8sClient.Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "scraper", Namespace: "e2e-metrics"}})).To(Succeed())
+	g.Expect(k8sClient.Create(context.Background(), &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-metrics-scraper"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "opennebula-operator-metrics-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "scraper", Namespace: "e2e-metrics"}},
+	})).To(Succeed())
+	g.Eventually(func() int { return metricsStatus(g, metricsPort, saToken(t, "e2e-metrics", "scraper")) },
+		time.Minute, time.Second).Should(Equal(http.StatusOK))
 	assertNoForbidden(t, log)
+}
+
+// saToken is a short-lived token of the ServiceAccount.
+func saToken(t *testing.T, ns, sa string) string {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token for %s/%s: %v", ns, sa, err)
+	}
+	return tok.Status.Token
+}
+
+// metricsStatus GETs the manager's /metrics over HTTPS (its certificate is self-signed)
+// with the bearer token, and returns the HTTP status (0 until the server listens).
+func metricsStatus(g Gomega, port int, token string) int {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a self-signed test server
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/metrics", port), nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	var resp *http.Response
+	g.Eventually(func() error { resp, err = c.Do(req); return err }, time.Minute, 500*time.Millisecond).Should(Succeed())
+	defer func() { _ = resp.Body.Close() }()
+	return resp.StatusCode
 }
 
 // The namespaced overlay (config/namespaced) grants the manager's rules in one namespace

@@ -1,0 +1,124 @@
+package controller
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+)
+
+// eventCount sums the count of the Events with reason about the named object in ns.
+func eventCount(g Gomega, ns, name, reason string) int32 {
+	list := &corev1.EventList{}
+	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	var n int32
+	for _, e := range list.Items {
+		if e.Reason == reason && e.InvolvedObject.Name == name {
+			n += max(e.Count, 1)
+		}
+	}
+	return n
+}
+
+// A frontend whose apply always fails (its nodePort belongs to another Service) is
+// retried with a per-item exponential backoff, says why in Degraded, and does not keep
+// the others from converging.
+func TestPoisonedFrontendDoesNotStallOthers(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	blocker := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "blocker", Namespace: ns},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "none"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80), NodePort: 30999}}},
+	}
+	Expect(k8sClient.Create(ctx, blocker)).To(Succeed())
+	poisoned := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "poisoned", Namespace: ns}}
+	poisoned.Spec.Service.Type = corev1.ServiceTypeNodePort
+	poisoned.Spec.Service.NodePorts = map[string]int32{builder.PortOned: 30999}
+	Expect(k8sClient.Create(ctx, poisoned)).To(Succeed())
+	started := time.Now()
+	healthy := []string{"h1", "h2", "h3"}
+	for _, n := range healthy {
+		createFrontend(t, ns, n)
+	}
+	Eventually(func(g Gomega) {
+		for _, n := range healthy {
+			get(g, ns, n, &appsv1.StatefulSet{})
+		}
+	}, timeout, poll).Should(Succeed(), "the healthy frontends converge next to the poisoned one")
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "poisoned", &opennebulav1alpha1.OpenNebulaFrontend{})
+		d := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonReconcileFailed))
+		g.Expect(d.Message).To(ContainSubstring("applying Service poisoned"))
+		g.Expect(d.Message).To(ContainSubstring("30999"))
+	}, timeout, poll).Should(Succeed())
+
+	// Exponential backoff from 5 ms: about 11 attempts in the first 10 s, where a fixed
+	// retry every second would make 10 and one every 300 ms 33.
+	time.Sleep(10*time.Second - time.Since(started))
+	attempts := eventCount(Default, ns, "poisoned", EventReasonApplyFailed)
+	Expect(attempts).To(BeNumerically(">=", 3), "the poisoned frontend is retried")
+	Expect(attempts).To(BeNumerically("<=", 16), "retries back off")
+	seen := attempts
+	time.Sleep(5 * time.Second)
+	later := eventCount(Default, ns, "poisoned", EventReasonApplyFailed)
+	Expect(later-seen).To(BeNumerically("<=", 2), "after 10 s, retries are seconds apart")
+	t.Logf("poisoned frontend: %d attempts in the first 10 s, %d in the next 5 s", seen, later-seen)
+
+	// Freed, it recovers on its next retry.
+	Expect(k8sClient.Delete(ctx, blocker)).To(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "poisoned", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionDegraded).Status).To(Equal(metav1.ConditionFalse))
+	}, time.Minute, poll).Should(Succeed())
+}
+
+// A tight loop of edits that re-key a port of a Service the operator owns (the operator
+// answers with resourceVersion-guarded updates, so edits between its read and its write
+// make conflicts): the operator restores the Service once the edits stop, without
+// Degraded flapping or Warning Events.
+func TestEditStormIsAbsorbed(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	createFrontend(t, ns, "one")
+	makeReady(ns)
+	edits := 0
+	for i := range 40 {
+		svc := &corev1.Service{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "one"}, svc); err != nil {
+			continue
+		}
+		for j := range svc.Spec.Ports {
+			if svc.Spec.Ports[j].Name == builder.PortOned {
+				svc.Spec.Ports[j].Port = int32(10000 + i)
+			}
+		}
+		if k8sClient.Update(ctx, svc) == nil {
+			edits++
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	Expect(edits).To(BeNumerically(">", 10))
+	Eventually(func(g Gomega) {
+		svc := get(g, ns, "one", &corev1.Service{})
+		g.Expect(servicePortsOf(svc)).To(ContainElement(port{builder.PortOned, builder.PortNumber(builder.PortOned), corev1.ProtocolTCP}))
+		g.Expect(svc.Spec.Ports).To(HaveLen(len(servicePortsOf(svc))))
+		g.Expect(degraded(g, ns).Status).To(Equal(metav1.ConditionFalse))
+	}, timeout, poll).Should(Succeed())
+	Expect(eventCount(Default, ns, "one", EventReasonApplyFailed)).To(BeZero(), "conflicts are retried, not reported")
+	fe := get(Default, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	Expect(condition(Default, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+	t.Logf("%d edits absorbed", edits)
+}
