@@ -245,6 +245,9 @@ func FieldsDiffer(d *Desired, live runtime.Object, paths ...string) ([]string, e
 		dl, dIsList := dv.([]any)
 		ll, lIsList := lv.([]any)
 		switch {
+		case !dok && lIsList && len(ll) > 0:
+			// Lists are not defaulted: the operator dropped them.
+			out = append(out, path)
 		case !dok:
 			// Not set by the operator: the API server's default stands.
 		case !lok, !contains(lv, dv), dIsList && lIsList && len(dl) != len(ll):

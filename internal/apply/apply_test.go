@@ -3,7 +3,9 @@ package apply
 import (
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -163,5 +165,65 @@ func TestOverlayReplacesReKeyedListItems(t *testing.T) {
 	}
 	if got["metadata"].(map[string]any)["labels"].(map[string]any)["theirs"] != "x" {
 		t.Error("foreign label lost")
+	}
+}
+
+// FieldsDiffer finds a change to the fields the API server refuses to update in place,
+// and ignores the defaults and additions of the API server in them.
+func TestFieldsDiffer(t *testing.T) {
+	gvk := appsv1.SchemeGroupVersion.WithKind("StatefulSet")
+	desired := func() *appsv1.StatefulSet {
+		return &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: "one"},
+			Spec: appsv1.StatefulSetSpec{
+				ServiceName: "one-headless",
+				Selector:    &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+				VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+					ObjectMeta: metav1.ObjectMeta{Name: "data"},
+					Spec: corev1.PersistentVolumeClaimSpec{Resources: corev1.VolumeResourceRequirements{
+						Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("20Gi")}}},
+				}},
+			},
+		}
+	}
+	paths := []string{"spec.selector", "spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates"}
+	live := desired()
+	// What the API server adds: defaults and status.
+	live.Spec.PodManagementPolicy = appsv1.OrderedReadyPodManagement
+	live.Spec.VolumeClaimTemplates[0].Spec.VolumeMode = new(corev1.PersistentVolumeFilesystem)
+	live.Spec.VolumeClaimTemplates[0].Status.Phase = corev1.ClaimPending
+
+	cases := []struct {
+		name string
+		edit func(*appsv1.StatefulSet)
+		want []string
+	}{
+		{"unchanged", func(*appsv1.StatefulSet) {}, nil},
+		{"volume grows", func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("30Gi")
+		}, []string{"spec.volumeClaimTemplates"}},
+		{"template added", func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates = append(s.Spec.VolumeClaimTemplates, corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "more"}})
+		}, []string{"spec.volumeClaimTemplates"}},
+		{"templates removed", func(s *appsv1.StatefulSet) { s.Spec.VolumeClaimTemplates = nil }, []string{"spec.volumeClaimTemplates"}},
+		{"service renamed", func(s *appsv1.StatefulSet) { s.Spec.ServiceName = "other" }, []string{"spec.serviceName"}},
+		{"selector changed", func(s *appsv1.StatefulSet) { s.Spec.Selector.MatchLabels["c"] = "d" }, []string{"spec.selector"}},
+		{"policy set", func(s *appsv1.StatefulSet) { s.Spec.PodManagementPolicy = appsv1.ParallelPodManagement },
+			[]string{"spec.podManagementPolicy"}},
+	}
+	for _, tc := range cases {
+		d := desired()
+		tc.edit(d)
+		norm, err := Normalize(d, gvk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := FieldsDiffer(norm, live, paths...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) {
+			t.Errorf("%s: FieldsDiffer = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
