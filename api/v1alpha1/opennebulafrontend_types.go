@@ -541,6 +541,8 @@ const (
 	// ReasonReplacingStatefulSet: a StatefulSet is deleted, orphaning its pods, and created
 	// again to change a field that cannot be updated (volumeClaimTemplates).
 	ReasonReplacingStatefulSet = "ReplacingStatefulSet"
+	// ReasonVolumesGrowing: a claim was grown and its capacity has not caught up yet.
+	ReasonVolumesGrowing = "VolumesGrowing"
 )
 
 // OpenNebulaFrontendStatus is the observed state of the frontend.

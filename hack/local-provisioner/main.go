@@ -12,10 +12,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -109,5 +111,48 @@ func main() {
 	pc := controller.NewProvisionController(ctx, cs, provisionerName, &hostPathProvisioner{root: absRoot},
 		controller.LeaderElection(false))
 	fmt.Println("local-provisioner: serving StorageClass", storageClassName)
+	go resizeClaims(ctx, cs)
 	pc.Run(ctx)
+}
+
+// resizeClaims plays the external resizer and the kubelet for the claims of our
+// StorageClass: a directory has no size, so growing a bound claim only records the new
+// capacity on its volume and in its status, as a driver's (online) expansion would.
+func resizeClaims(ctx context.Context, cs kubernetes.Interface) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		claims, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		for i := range claims.Items {
+			pvc := &claims.Items[i]
+			want, have := pvc.Spec.Resources.Requests[corev1.ResourceStorage], pvc.Status.Capacity[corev1.ResourceStorage]
+			if ptr.Deref(pvc.Spec.StorageClassName, "") != storageClassName || pvc.Status.Phase != corev1.ClaimBound || have.Cmp(want) >= 0 {
+				continue
+			}
+			if err := resize(ctx, cs, pvc, want); err != nil {
+				fmt.Fprintf(os.Stderr, "local-provisioner: resizing %s/%s: %v\n", pvc.Namespace, pvc.Name, err)
+			}
+		}
+	}
+}
+
+func resize(ctx context.Context, cs kubernetes.Interface, pvc *corev1.PersistentVolumeClaim, size resource.Quantity) error {
+	pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	pv.Spec.Capacity[corev1.ResourceStorage] = size
+	if _, err := cs.CoreV1().PersistentVolumes().Update(ctx, pv, metav1.UpdateOptions{}); err != nil {
+		return err
+	}
+	pvc.Status.Capacity[corev1.ResourceStorage] = size
+	pvc.Status.Conditions = nil
+	_, err = cs.CoreV1().PersistentVolumeClaims(pvc.Namespace).UpdateStatus(ctx, pvc, metav1.UpdateOptions{})
+	return err
 }

@@ -182,6 +182,31 @@ func TestVolumeGrowth(t *testing.T) {
 		g.Expect(sts.Spec.Template).To(Equal(original.Spec.Template), "same pod template: the adopted pods are not restarted")
 	}, timeout, poll).Should(Succeed())
 	makeReady(ns)
+
+	// Until the driver has grown the volume, Progressing says so; a file system that
+	// grows only when the pod restarts is named.
+	progressing := func(g Gomega) *metav1.Condition {
+		return condition(g, get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{}), opennebulav1alpha1.ConditionProgressing)
+	}
+	Eventually(func(g Gomega) {
+		p := progressing(g)
+		g.Expect(p.Reason).To(Equal(opennebulav1alpha1.ReasonVolumesGrowing))
+		g.Expect(p.Message).To(Equal("PersistentVolumeClaim data-one-0 has 10Gi of 30Gi"))
+	}, timeout, poll).Should(Succeed())
+	setClaimStatus := func(capacity string, conditions []corev1.PersistentVolumeClaimCondition) {
+		Eventually(func(g Gomega) {
+			c := get(g, ns, pvc.Name, &corev1.PersistentVolumeClaim{})
+			c.Status.Capacity[corev1.ResourceStorage] = resource.MustParse(capacity)
+			c.Status.Conditions = conditions
+			g.Expect(k8sClient.Status().Update(ctx, c)).To(Succeed())
+		}, timeout, poll).Should(Succeed())
+	}
+	setClaimStatus("10Gi", []corev1.PersistentVolumeClaimCondition{{
+		Type: corev1.PersistentVolumeClaimFileSystemResizePending, Status: corev1.ConditionTrue}})
+	Eventually(func(g Gomega) string { return progressing(g).Message }, timeout, poll).Should(
+		ContainSubstring("file system resize pending: it completes when the pod restarts"))
+	setClaimStatus("30Gi", nil)
+	Eventually(func(g Gomega) string { return progressing(g).Reason }, timeout, poll).Should(Equal(opennebulav1alpha1.ReasonRolloutComplete))
 }
 
 // events lists the messages of the Events with reason in ns.

@@ -133,6 +133,9 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if obs.sts == nil && obs.err == nil {
 		obs.sts = r.cachedStatefulSet(ctx, fe)
 	}
+	if obs.err == nil {
+		obs.growing, obs.err = r.claimsStillGrowing(ctx, fe)
+	}
 	obs.oned = r.checkOned(ctx, fe, obs.sts)
 
 	obs.changes.record(r.Recorder, fe)
@@ -455,6 +458,8 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		// they name their frontend in an annotation. A user's watched Secret wakes
 		// every frontend whose pod reads it.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToFrontends)).
+		// The claims belong to the StatefulSets; their growth is reported on the frontend.
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.claimToFrontend)).
 		Named("opennebulafrontend").
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Complete(r)
@@ -480,6 +485,26 @@ func (r *OpenNebulaFrontendReconciler) secretToFrontends(ctx context.Context, ob
 		}
 	}
 	return out
+}
+
+// claimToFrontend finds the frontend whose label the claim carries (the label value may
+// be a shortened name, so it is compared with each frontend's).
+func (r *OpenNebulaFrontendReconciler) claimToFrontend(ctx context.Context, obj client.Object) []reconcile.Request {
+	label := obj.GetLabels()[builder.LabelFrontend]
+	if label == "" {
+		return nil
+	}
+	list := &opennebulav1alpha1.OpenNebulaFrontendList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing the frontends of a claim", "claim", obj.GetName())
+		return nil
+	}
+	for _, fe := range list.Items {
+		if builder.NamesFor(fe.Name).FrontendLabel == label {
+			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(&fe)}}
+		}
+	}
+	return nil
 }
 
 func builderWithPredicates() ctrlbuilder.Predicates {

@@ -48,6 +48,8 @@ type observation struct {
 	err     error
 	problem *problem
 	inputs  builder.Inputs
+	// growing lists the claims whose capacity has not reached their request.
+	growing []string
 	// replacing says which StatefulSets are being replaced (orphan and recreate).
 	replacing []string
 	// unwatchedSecrets: the pod reads a Secret the operator does not watch.
@@ -124,9 +126,10 @@ func (r *OpenNebulaFrontendReconciler) dataOutlivedSecret(ctx context.Context, f
 	if gen.Kind == builder.SecretMariaDB {
 		sts = names.MariaDB
 	}
-	// The claims carry the operator's labels (from the volumeClaimTemplates): the cache has them.
+	// Past the cache when it does not have the claim: one restored from a backup may lack
+	// the operator's labels, and missing it would regenerate credentials over its data.
 	pvc := &corev1.PersistentVolumeClaim{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: names.DataVolume + "-" + sts + "-0"}, pvc)
+	err := r.getLive(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: names.DataVolume + "-" + sts + "-0"}, pvc)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

@@ -52,6 +52,8 @@ func CacheOptions(namespaces []string) cache.Options {
 			// Generated Secrets and the user's Secrets labelled opennebula.io/watch=true.
 			&corev1.Secret{}:        {Label: labels.SelectorFromSet(labels.Set{builder.LabelWatch: builder.ValueWatch})},
 			&networkingv1.Ingress{}: owned,
+			// The claims made from the volumeClaimTemplates carry the operator's labels.
+			&corev1.PersistentVolumeClaim{}: owned,
 		},
 	}
 	if len(namespaces) > 0 {

@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -32,15 +33,22 @@ func TestCacheOptions(t *testing.T) {
 	if all.DefaultTransform == nil {
 		t.Error("managedFields are not stripped")
 	}
-	for _, obj := range []client.Object{&appsv1.StatefulSet{}, &corev1.Service{}} {
+	// Every kind the operator reads through the cache is label-selected: an informer
+	// over all the cluster's objects of a kind would cost memory in proportion to the cluster.
+	owned := "app.kubernetes.io/managed-by=opennebula-operator"
+	for obj, selector := range map[client.Object]string{
+		&appsv1.StatefulSet{}: owned, &corev1.Service{}: owned, &corev1.ConfigMap{}: owned,
+		&networkingv1.Ingress{}: owned, &corev1.PersistentVolumeClaim{}: owned,
+		&corev1.Secret{}: "opennebula.io/watch=true",
+	} {
 		var found bool
 		for k, v := range all.ByObject {
 			if fmt.Sprintf("%T", k) == fmt.Sprintf("%T", obj) && v.Label != nil {
-				found = found || v.Label.String() == "app.kubernetes.io/managed-by=opennebula-operator"
+				found = found || v.Label.String() == selector
 			}
 		}
 		if !found {
-			t.Errorf("%T is not label-selected in the cache", obj)
+			t.Errorf("%T is not selected by %s in the cache", obj, selector)
 		}
 	}
 	some := CacheOptions([]string{"a", "b"})

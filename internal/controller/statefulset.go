@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,6 +17,7 @@ import (
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/apply"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
 // immutableStatefulSetFields are the StatefulSet spec fields the API server refuses to
@@ -134,4 +136,32 @@ func (r *OpenNebulaFrontendReconciler) allowsExpansion(ctx context.Context, clas
 		return false, client.IgnoreNotFound(err)
 	}
 	return ptr.Deref(sc.AllowVolumeExpansion, false), nil
+}
+
+// claimsStillGrowing lists the frontend's claims (from the cache) whose capacity has not
+// reached their request yet: the volume driver is still expanding them, or the file
+// system waits for the pod to restart.
+func (r *OpenNebulaFrontendReconciler) claimsStillGrowing(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) ([]string, error) {
+	list := &corev1.PersistentVolumeClaimList{}
+	if err := r.List(ctx, list, client.InNamespace(fe.Namespace),
+		client.MatchingLabels{builder.LabelFrontend: builder.NamesFor(fe.Name).FrontendLabel}); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, pvc := range list.Items {
+		want, have := pvc.Spec.Resources.Requests[corev1.ResourceStorage], pvc.Status.Capacity[corev1.ResourceStorage]
+		if pvc.Status.Phase != corev1.ClaimBound || have.Cmp(want) >= 0 {
+			continue
+		}
+		msg := fmt.Sprintf("PersistentVolumeClaim %s has %s of %s", pvc.Name, have.String(), want.String())
+		if slices.ContainsFunc(pvc.Status.Conditions, func(c corev1.PersistentVolumeClaimCondition) bool {
+			return c.Type == corev1.PersistentVolumeClaimFileSystemResizePending && c.Status == corev1.ConditionTrue
+		}) {
+			msg += " (file system resize pending: it completes when the pod restarts; annotate " +
+				opennebulav1alpha1.AnnotationRestartedAt + " to restart it now)"
+		}
+		out = append(out, msg)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -114,6 +114,8 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 		setBool(opennebulav1alpha1.ConditionProgressing, false, opennebulav1alpha1.ReasonReconcileFailed, obs.err.Error())
 	case len(obs.replacing) > 0:
 		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonReplacingStatefulSet, strings.Join(obs.replacing, "; "))
+	case len(obs.growing) > 0:
+		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonVolumesGrowing, strings.Join(obs.growing, "; "))
 	case !updated || !serving:
 		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonRolloutInProgress,
 			fmt.Sprintf("StatefulSet %s: %d of %d replicas updated, %d ready (revision %s, target %s)",

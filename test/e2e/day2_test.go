@@ -76,6 +76,8 @@ func TestVolumeGrowthKeepsThePodsRunning(t *testing.T) {
 			pvc, sts, pod := &corev1.PersistentVolumeClaim{}, &appsv1.StatefulSet{}, &corev1.Pod{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: c.pvc}, pvc)).To(Succeed())
 			g.Expect(pvc.Spec.Resources.Requests.Storage().String()).To(Equal(want[c.sts]), "claim %s", c.pvc)
+			// The local provisioner plays the resizer: the capacity follows.
+			g.Expect(pvc.Status.Capacity.Storage().String()).To(Equal(want[c.sts]), "claim %s capacity", c.pvc)
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: c.sts}, sts)).To(Succeed())
 			g.Expect(sts.UID).NotTo(Equal(stsUIDs[c.sts]), "StatefulSet %s not replaced", c.sts)
 			g.Expect(sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String()).To(Equal(want[c.sts]))
