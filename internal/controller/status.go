@@ -33,12 +33,7 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 	reportFacts(&status, fe, obs, opts)
 
 	if p := obs.paused; p != nil {
-		msg := "paused by the " + opennebulav1alpha1.AnnotationPaused + " annotation; no changes pending"
-		if len(p.pending) > 0 {
-			msg = fmt.Sprintf("paused by the %s annotation; %d changes pending: %s", opennebulav1alpha1.AnnotationPaused,
-				len(p.pending), strings.Join(p.pending, ", "))
-		}
-		setBool(opennebulav1alpha1.ConditionPaused, true, opennebulav1alpha1.ReasonPaused, msg)
+		setBool(opennebulav1alpha1.ConditionPaused, true, opennebulav1alpha1.ReasonPaused, p.message())
 	} else {
 		setBool(opennebulav1alpha1.ConditionPaused, false, opennebulav1alpha1.ReasonNotPaused, "the operator reconciles the frontend")
 	}
@@ -52,26 +47,7 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 		setBool(opennebulav1alpha1.ConditionDegraded, false, opennebulav1alpha1.ReasonAsExpected, "every child matches the spec")
 	}
 
-	switch {
-	case !obs.oned.checked:
-		set(opennebulav1alpha1.ConditionOnedReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
-			"oned is dialled when the frontend is ready and the operator runs inside the cluster")
-	case obs.oned.err != nil:
-		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedUnreachable, obs.oned.err.Error())
-	default:
-		setBool(opennebulav1alpha1.ConditionOnedReachable, true, opennebulav1alpha1.ReasonOnedAnswers, "oned accepts connections on "+
-			strconv.Itoa(int(builder.PortNumber(builder.PortOned))))
-	}
-	switch {
-	case !obs.oned.checked:
-		set(opennebulav1alpha1.ConditionSSHReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
-			"port 22 is dialled when the frontend is ready and the operator runs inside the cluster")
-	case obs.oned.sshErr != nil:
-		setBool(opennebulav1alpha1.ConditionSSHReachable, false, opennebulav1alpha1.ReasonSSHUnreachable,
-			obs.oned.sshErr.Error()+"; the sshd sidecar needs an image with /usr/sbin/sshd (spec.ssh.image)")
-	default:
-		setBool(opennebulav1alpha1.ConditionSSHReachable, true, opennebulav1alpha1.ReasonSSHAnswers, "sshd accepts connections on 22")
-	}
+	reportReachability(set, setBool, obs.oned)
 
 	sts := obs.sts
 	if sts == nil {
@@ -109,11 +85,21 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 		status.Version = builder.Version(status.Image)
 	}
 
+	// A replaced StatefulSet counts no replicas until the StatefulSet controller has adopted
+	// the running pods (its pod informer may still show them owned by the old one): until
+	// then its status says nothing about the pods, and the replacement is still under way.
+	prevProgressing := meta.FindStatusCondition(status.Conditions, opennebulav1alpha1.ConditionProgressing)
+	adopting := prevProgressing != nil && prevProgressing.Status == metav1.ConditionTrue &&
+		prevProgressing.Reason == opennebulav1alpha1.ReasonReplacingStatefulSet && (st.ObservedGeneration == 0 || st.Replicas < want)
+
 	switch {
 	case obs.err != nil:
 		setBool(opennebulav1alpha1.ConditionProgressing, false, opennebulav1alpha1.ReasonReconcileFailed, obs.err.Error())
 	case len(obs.replacing) > 0:
 		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonReplacingStatefulSet, strings.Join(obs.replacing, "; "))
+	case adopting:
+		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonReplacingStatefulSet,
+			fmt.Sprintf("StatefulSet %s was replaced; waiting for it to adopt the running pods", sts.Name))
 	case len(obs.growing) > 0:
 		setBool(opennebulav1alpha1.ConditionProgressing, true, opennebulav1alpha1.ReasonVolumesGrowing, strings.Join(obs.growing, "; "))
 	case !updated || !serving:
@@ -126,9 +112,9 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 	}
 
 	switch {
-	case st.ObservedGeneration == 0 && meta.FindStatusCondition(status.Conditions, opennebulav1alpha1.ConditionReady) != nil:
-		// A StatefulSet the StatefulSet controller has not looked at yet (just replaced)
-		// says nothing about the pods: keep what was last seen.
+	case (st.ObservedGeneration == 0 || adopting) && meta.FindStatusCondition(status.Conditions, opennebulav1alpha1.ConditionReady) != nil:
+		// A StatefulSet the StatefulSet controller has not looked at yet, or that has not
+		// adopted its pods yet (just replaced), says nothing about them: keep what was last seen.
 	case serving:
 		setBool(opennebulav1alpha1.ConditionReady, true, opennebulav1alpha1.ReasonAllReplicasReady,
 			fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want))
@@ -166,4 +152,37 @@ func reportFacts(status *opennebulav1alpha1.OpenNebulaFrontendStatus, fe *openne
 	status.MonitorAddress = builder.MonitorAddress(fe, obs.inputs)
 	status.AdminPasswordSecret = builder.AdminPasswordRef(fe).Name
 	status.SSHKeySecret = builder.SSHKeySecretName(fe)
+}
+
+// reportReachability sets OnedReachable and SSHReachable from the last dial.
+func reportReachability(set func(string, metav1.ConditionStatus, string, string), setBool func(string, bool, string, string), oned onedCheck) {
+	switch {
+	case !oned.checked:
+		set(opennebulav1alpha1.ConditionOnedReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
+			"oned is dialled when the frontend is ready and the operator runs inside the cluster")
+	case oned.err != nil:
+		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedUnreachable, oned.err.Error())
+	default:
+		setBool(opennebulav1alpha1.ConditionOnedReachable, true, opennebulav1alpha1.ReasonOnedAnswers, "oned accepts connections on "+
+			strconv.Itoa(int(builder.PortNumber(builder.PortOned))))
+	}
+	switch {
+	case !oned.checked:
+		set(opennebulav1alpha1.ConditionSSHReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
+			"port 22 is dialled when the frontend is ready and the operator runs inside the cluster")
+	case oned.sshErr != nil:
+		setBool(opennebulav1alpha1.ConditionSSHReachable, false, opennebulav1alpha1.ReasonSSHUnreachable,
+			oned.sshErr.Error()+"; the sshd sidecar needs an image with /usr/sbin/sshd (spec.ssh.image)")
+	default:
+		setBool(opennebulav1alpha1.ConditionSSHReachable, true, opennebulav1alpha1.ReasonSSHAnswers, "sshd accepts connections on 22")
+	}
+}
+
+// message says that the frontend is paused and what resuming will change.
+func (p *pauseState) message() string {
+	if len(p.pending) == 0 {
+		return "paused by the " + opennebulav1alpha1.AnnotationPaused + " annotation; no changes pending"
+	}
+	return fmt.Sprintf("paused by the %s annotation; %d changes pending: %s", opennebulav1alpha1.AnnotationPaused,
+		len(p.pending), strings.Join(p.pending, ", "))
 }

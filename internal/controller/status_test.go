@@ -87,6 +87,29 @@ func TestComputeStatusAcrossAReplacedStatefulSet(t *testing.T) {
 	if r := meta.FindStatusCondition(fresh.Conditions, opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionTrue {
 		t.Errorf("Ready = %s/%s right after the StatefulSet was recreated, want True kept", r.Status, r.Reason)
 	}
+	// Observed, but the pods not adopted yet: no replicas counted.
+	fe.Status = fresh
+	notAdopted := statefulSet(1, 1, 0, 0, "r", "r")
+	notAdopted.Status.Replicas = 0
+	adopting := computeStatus(fe, observation{sts: notAdopted}, builder.Options{})
+	if r := meta.FindStatusCondition(adopting.Conditions, opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionTrue {
+		t.Errorf("Ready = %s/%s before the new StatefulSet adopted the running pod, want True kept", r.Status, r.Reason)
+	}
+	if p := meta.FindStatusCondition(adopting.Conditions, opennebulav1alpha1.ConditionProgressing); p.Reason != opennebulav1alpha1.ReasonReplacingStatefulSet {
+		t.Errorf("Progressing = %s while adopting", p.Reason)
+	}
+	// Adopted: the StatefulSet's own figures count again (here: the pod is not ready).
+	fe.Status = adopting
+	adopted := computeStatus(fe, observation{sts: statefulSet(1, 1, 0, 1, "r", "r")}, builder.Options{})
+	if r := meta.FindStatusCondition(adopted.Conditions, opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionFalse {
+		t.Errorf("Ready = %s once the StatefulSet counts its pod again (not ready), want False", r.Status)
+	}
+	// A frontend never replaced with no replicas yet is simply not ready.
+	brandNew := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	if r := meta.FindStatusCondition(computeStatus(brandNew, observation{sts: notAdopted}, builder.Options{}).Conditions,
+		opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionFalse {
+		t.Errorf("Ready = %s for a new frontend without pods", r.Status)
+	}
 }
 
 func TestComputeStatusKeepsTransitionTime(t *testing.T) {

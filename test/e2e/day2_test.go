@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func TestVolumeGrowthKeepsThePodsRunning(t *testing.T) {
 
 	// Watch Ready while the volumes grow.
 	var notReady atomic.Int32
+	var lastNotReady atomic.Value
 	stopWatch := make(chan struct{})
 	watched := make(chan struct{})
 	go func() {
@@ -59,6 +61,7 @@ func TestVolumeGrowthKeepsThePodsRunning(t *testing.T) {
 			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(fe), f); err == nil &&
 				!meta.IsStatusConditionTrue(f.Status.Conditions, opennebulav1alpha1.ConditionReady) {
 				notReady.Add(1)
+				lastNotReady.Store(fmt.Sprintf("%+v", meta.FindStatusCondition(f.Status.Conditions, opennebulav1alpha1.ConditionReady)))
 			}
 		}
 	}()
@@ -93,5 +96,6 @@ func TestVolumeGrowthKeepsThePodsRunning(t *testing.T) {
 	}, 3*time.Minute, time.Second).Should(Succeed())
 	close(stopWatch)
 	<-watched
-	g.Expect(notReady.Load()).To(BeZero(), "Ready was not True %d times (polled every 100ms) while the pods kept running", notReady.Load())
+	g.Expect(notReady.Load()).To(BeZero(), "Ready was not True %d times (polled every 100ms) while the pods kept running; last: %v",
+		notReady.Load(), lastNotReady.Load())
 }
