@@ -122,3 +122,32 @@ func TestEditStormIsAbsorbed(t *testing.T) {
 	Expect(condition(Default, fe, opennebulav1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 	t.Logf("%d edits absorbed", edits)
 }
+
+// A child that cannot be written (here the external Service, applied before the
+// StatefulSet) makes the frontend Degraded, not un-Ready: its pods still serve.
+func TestFailedApplyKeepsReady(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	createFrontend(t, ns, "one")
+	makeReady(ns)
+	blocker := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "blocker", Namespace: ns},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "none"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80), NodePort: 30998}}},
+	}
+	Expect(k8sClient.Create(ctx, blocker)).To(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		fe.Spec.Service.Type = corev1.ServiceTypeNodePort
+		fe.Spec.Service.NodePorts = map[string]int32{builder.PortOned: 30998}
+		g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		g.Expect(degraded(g, ns).Reason).To(Equal(opennebulav1alpha1.ReasonReconcileFailed))
+	}, timeout, poll).Should(Succeed())
+	Consistently(func(g Gomega) metav1.ConditionStatus {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		return condition(g, fe, opennebulav1alpha1.ConditionReady).Status
+	}, "1s", poll).Should(Equal(metav1.ConditionTrue))
+}

@@ -130,7 +130,9 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 		obs.changes.record(r.Recorder, fe)
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
-	if obs.sts == nil && obs.err == nil {
+	if obs.sts == nil {
+		// Also after an error: Ready says whether the pods serve, which a failed write
+		// to some child does not change.
 		obs.sts = r.cachedStatefulSet(ctx, fe)
 	}
 	if obs.err == nil {
