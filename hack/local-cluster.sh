@@ -51,7 +51,9 @@ restart_component() {
   (
     cd "${dir}" || exit 1
     setsid "${args[@]}" >>"${dir}/logs/${comp}.log" 2>&1 </dev/null &
-    echo $! >"${dir}/pids/${comp}.pid"
+    # kwokctl parses the pid file with strconv.Atoi: no trailing newline, or it cannot
+    # stop (or delete) the component and leaves it running.
+    printf '%s' "$!" >"${dir}/pids/${comp}.pid"
   ) >/dev/null 2>&1 </dev/null
 }
 
