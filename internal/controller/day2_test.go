@@ -211,13 +211,10 @@ func TestVolumeGrowth(t *testing.T) {
 
 // events lists the messages of the Events with reason in ns.
 func events(ns, reason string) []string {
-	list := &corev1.EventList{}
-	Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
-	var out []string
-	for _, e := range list.Items {
-		if e.Reason == reason {
-			out = append(out, e.Message)
-		}
+	matching := eventsWith(Default, ns, reason)
+	out := make([]string, 0, len(matching))
+	for _, e := range matching {
+		out = append(out, e.Message)
 	}
 	return out
 }

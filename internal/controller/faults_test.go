@@ -16,17 +16,46 @@ import (
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
-// eventCount sums the count of the Events with reason about the named object in ns.
-func eventCount(g Gomega, ns, name, reason string) int32 {
+// eventsWith lists the Events with reason in ns.
+func eventsWith(g Gomega, ns, reason string) []corev1.Event {
 	list := &corev1.EventList{}
 	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
-	var n int32
+	var out []corev1.Event
 	for _, e := range list.Items {
-		if e.Reason == reason && e.InvolvedObject.Name == name {
+		if e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// occurrences sums the count of the events that match (a repeated Event is one object
+// with a count).
+func occurrences(events []corev1.Event, match func(corev1.Event) bool) int32 {
+	var n int32
+	for _, e := range events {
+		if match(e) {
 			n += max(e.Count, 1)
 		}
 	}
 	return n
+}
+
+// eventCount sums the count of the Events with reason about the named object in ns.
+func eventCount(g Gomega, ns, name, reason string) int32 {
+	return occurrences(eventsWith(g, ns, reason), func(e corev1.Event) bool { return e.InvolvedObject.Name == name })
+}
+
+// holdNodePort creates a Service of someone else's holding nodePort, so that a frontend
+// asking for it cannot have it.
+func holdNodePort(ns string, nodePort int32) *corev1.Service {
+	blocker := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "blocker", Namespace: ns},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "none"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80), NodePort: nodePort}}},
+	}
+	Expect(k8sClient.Create(context.Background(), blocker)).To(Succeed())
+	return blocker
 }
 
 // A frontend whose apply always fails (its nodePort belongs to another Service) is
@@ -36,12 +65,7 @@ func TestPoisonedFrontendDoesNotStallOthers(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
-	blocker := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "blocker", Namespace: ns},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "none"},
-			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80), NodePort: 30999}}},
-	}
-	Expect(k8sClient.Create(ctx, blocker)).To(Succeed())
+	blocker := holdNodePort(ns, 30999)
 	poisoned := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "poisoned", Namespace: ns}}
 	poisoned.Spec.Service.Type = corev1.ServiceTypeNodePort
 	poisoned.Spec.Service.NodePorts = map[string]int32{builder.PortOned: 30999}
@@ -131,12 +155,7 @@ func TestFailedApplyKeepsReady(t *testing.T) {
 	ctx := context.Background()
 	createFrontend(t, ns, "one")
 	makeReady(ns)
-	blocker := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "blocker", Namespace: ns},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "none"},
-			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80), NodePort: 30998}}},
-	}
-	Expect(k8sClient.Create(ctx, blocker)).To(Succeed())
+	holdNodePort(ns, 30998)
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 		fe.Spec.Service.Type = corev1.ServiceTypeNodePort

@@ -167,25 +167,12 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 // it saw in obs. It stops at the first error.
 func (r *OpenNebulaFrontendReconciler) applyChildren(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, obs *observation) {
 	for _, desired := range builder.Build(fe, r.Options, obs.inputs) {
-		if sts, isSTS := desired.(*appsv1.StatefulSet); isSTS {
-			if obs.problem != nil {
-				// A pod that cannot start must not replace one that runs: the
-				// StatefulSets wait until the problem is fixed.
-				continue
-			}
-			held, err := r.replaceStatefulSet(ctx, fe, sts, obs)
-			if err != nil {
-				obs.err = err
-				return
-			}
-			if held != nil {
-				if held.Name == builder.NamesFor(fe.Name).StatefulSet {
-					obs.sts = held
-				}
-				continue
-			}
+		if _, isSTS := desired.(*appsv1.StatefulSet); isSTS && obs.problem != nil {
+			// A pod that cannot start must not replace one that runs: the StatefulSets
+			// wait until the problem is fixed.
+			continue
 		}
-		live, err := r.reconcileChild(ctx, fe, desired, &obs.changes)
+		live, err := r.reconcileChild(ctx, fe, desired, obs)
 		if errors.As(err, new(*notOwnedError)) {
 			obs.problem = &problem{reason: opennebulav1alpha1.ReasonChildNotOwned, message: err.Error()}
 			continue
@@ -289,8 +276,9 @@ func (r *OpenNebulaFrontendReconciler) observeInputs(ctx context.Context, fe *op
 }
 
 // reconcileChild makes one child match desired and returns the child as it now is.
-// It writes only when the live object differs from desired.
-func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object, changes *changeLog) (client.Object, error) {
+// It writes only when the live object differs from desired. What it changed goes to
+// obs.changes; a StatefulSet whose immutable fields differ is replaced (replaceStatefulSet).
+func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired client.Object, obs *observation) (client.Object, error) {
 	gvk, norm, live, err := r.prepare(fe, desired)
 	if err != nil {
 		return nil, err
@@ -307,6 +295,11 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 		// Reported as a Degraded problem (and its Event) by the caller.
 		return nil, &notOwnedError{ref: ref}
 	default:
+		if sts, ok := live.(*appsv1.StatefulSet); ok {
+			if held, err := r.replaceStatefulSet(ctx, desired.(*appsv1.StatefulSet), norm, sts, obs); held || err != nil {
+				return sts, err
+			}
+		}
 		upToDate, err := apply.UpToDate(norm, live)
 		if err != nil {
 			return nil, err
@@ -330,7 +323,7 @@ func (r *OpenNebulaFrontendReconciler) reconcileChild(ctx context.Context, fe *o
 		}
 		return nil, fmt.Errorf("applying %s: %w", ref, err)
 	}
-	changes.add(reason, ref)
+	obs.changes.add(reason, ref)
 
 	applied, _ := r.Scheme.New(gvk)
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(norm.Object.Object, applied); err != nil {

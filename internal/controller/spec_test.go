@@ -172,15 +172,9 @@ func TestMissingReferencesDegradeAndRecover(t *testing.T) {
 		"the StatefulSet must wait for the Secret")
 	// The problem is an Event too, and rechecks (every 300ms here) do not repeat it.
 	eventCount := func(g Gomega) int32 {
-		events := &corev1.EventList{}
-		g.Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
-		var n int32
-		for _, e := range events.Items {
-			if e.Reason == opennebulav1alpha1.ReasonSecretMissing && e.Type == corev1.EventTypeWarning && e.Message == "Secret admin does not exist" {
-				n += max(e.Count, 1)
-			}
-		}
-		return n
+		return occurrences(eventsWith(g, ns, opennebulav1alpha1.ReasonSecretMissing), func(e corev1.Event) bool {
+			return e.Type == corev1.EventTypeWarning && e.Message == "Secret admin does not exist"
+		})
 	}
 	Eventually(eventCount, timeout, poll).Should(BeNumerically(">", 0))
 	seen := eventCount(Default)

@@ -33,42 +33,34 @@ var immutableStatefulSetFields = []string{
 // the controller, which creates it again with the new spec, and the new StatefulSet
 // adopts the running pods without restarting them (their template did not change).
 //
-// held is the live StatefulSet when it must not be applied in this reconcile (it is
-// being replaced, or the claims cannot grow); nil means "apply as usual".
-func (r *OpenNebulaFrontendReconciler) replaceStatefulSet(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, desired *appsv1.StatefulSet, obs *observation) (held *appsv1.StatefulSet, err error) {
-	_, norm, _, err := r.prepare(fe, desired)
-	if err != nil {
-		return nil, err
-	}
-	live := &appsv1.StatefulSet{}
-	if err := r.getLive(ctx, client.ObjectKeyFromObject(desired), live); err != nil || !metav1.IsControlledBy(live, fe) {
-		// Missing: created as usual. Not ours: reconcileChild reports it.
-		return nil, client.IgnoreNotFound(err)
-	}
+// live is the StatefulSet as it is (the frontend's); held says it must not be applied in this
+// reconcile (it is being replaced, or the claims cannot grow).
+func (r *OpenNebulaFrontendReconciler) replaceStatefulSet(ctx context.Context, desired *appsv1.StatefulSet, norm *apply.Desired,
+	live *appsv1.StatefulSet, obs *observation) (held bool, err error) {
 	if !live.DeletionTimestamp.IsZero() {
 		obs.replacing = append(obs.replacing, fmt.Sprintf("StatefulSet %s is being replaced; its pods keep running", live.Name))
-		return live, nil
+		return true, nil
 	}
 	changed, err := apply.FieldsDiffer(norm, live, immutableStatefulSetFields...)
 	if err != nil || len(changed) == 0 {
-		return nil, err
+		return false, err
 	}
 	if p, err := r.growClaims(ctx, desired, live, &obs.changes); p != nil || err != nil {
 		if obs.problem == nil {
 			obs.problem = p
 		}
-		return live, err
+		return true, err
 	}
 	uid, rv := live.UID, live.ResourceVersion
 	err = r.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationOrphan),
 		client.Preconditions{UID: &uid, ResourceVersion: &rv})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return live, fmt.Errorf("replacing StatefulSet %s: %w", live.Name, err)
+		return true, fmt.Errorf("replacing StatefulSet %s: %w", live.Name, err)
 	}
 	msg := fmt.Sprintf("StatefulSet %s (changed %s; pods and volumes kept)", live.Name, strings.Join(changed, ", "))
 	obs.changes.add(EventReasonReplaced, msg)
 	obs.replacing = append(obs.replacing, "replacing "+msg)
-	return live, nil
+	return true, nil
 }
 
 // growClaims raises the storage request of the StatefulSet's existing claims to what

@@ -2,15 +2,11 @@ package render
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
@@ -42,16 +38,7 @@ func FuzzRender(f *testing.F) {
 		if err := Render(bytes.NewReader(in), &again, scheme, builder.Options{}); err != nil || !bytes.Equal(out.Bytes(), again.Bytes()) {
 			t.Fatalf("rendering the same input twice differs (err %v)", err)
 		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out.Bytes()), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			err := dec.Decode(&u.Object)
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			if err != nil {
-				t.Fatalf("rendered output does not parse: %v\n%s", err, out.String())
-			}
+		for _, u := range decodeDocuments(t, out.Bytes()) {
 			if u.GetKind() == "" || len(validation.IsDNS1123Subdomain(u.GetName())) > 0 {
 				t.Fatalf("rendered %q named %q", u.GetKind(), u.GetName())
 			}

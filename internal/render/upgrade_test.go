@@ -68,19 +68,31 @@ func TestUpgradeKeepsPods(t *testing.T) {
 	})
 }
 
+// byKindAndName indexes rendered objects by "Kind name".
 func byKindAndName(t *testing.T, doc []byte) map[string]*unstructured.Unstructured {
 	t.Helper()
 	out := map[string]*unstructured.Unstructured{}
+	for _, u := range decodeDocuments(t, doc) {
+		out[u.GetKind()+" "+u.GetName()] = u
+	}
+	return out
+}
+
+// decodeDocuments parses a rendered YAML stream into its objects, failing the test when
+// it does not parse.
+func decodeDocuments(t *testing.T, doc []byte) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(doc), 4096)
 	for {
 		u := &unstructured.Unstructured{}
 		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
 			return out
 		} else if err != nil {
-			t.Fatal(err)
+			t.Fatalf("rendered output does not parse: %v\n%s", err, doc)
 		}
 		if len(u.Object) > 0 {
-			out[u.GetKind()+" "+u.GetName()] = u
+			out = append(out, u)
 		}
 	}
 }
