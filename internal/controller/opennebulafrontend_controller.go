@@ -36,7 +36,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
@@ -429,18 +428,6 @@ func (r *OpenNebulaFrontendReconciler) updateStatus(ctx context.Context, fe *ope
 
 // SetupWithManager sets up the controller with the Manager.
 func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &opennebulav1alpha1.OpenNebulaFrontend{}, indexSecretNames,
-		func(obj client.Object) []string {
-			var names []string
-			for _, ref := range builder.PodSecretRefs(obj.(*opennebulav1alpha1.OpenNebulaFrontend), r.Options) {
-				if !slices.Contains(names, ref.Name) {
-					names = append(names, ref.Name)
-				}
-			}
-			return names
-		}); err != nil {
-		return err
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// The operator's own status writes change neither generation, labels nor
 		// annotations: they do not wake the controller up again.
@@ -460,23 +447,23 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		Complete(r)
 }
 
-// indexSecretNames indexes frontends by the names of the Secrets their pods read.
-const indexSecretNames = "podSecretNames"
-
+// secretToFrontends wakes the frontend a generated Secret names, and every frontend in
+// the Secret's namespace whose pod reads it. Only watched Secrets come here (labelled
+// opennebula.io/watch), so listing the namespace's frontends is rare and cheap.
 func (r *OpenNebulaFrontendReconciler) secretToFrontends(ctx context.Context, obj client.Object) []reconcile.Request {
-	var out []reconcile.Request
-	if name, ok := obj.GetAnnotations()[builder.AnnotationFrontendOf]; ok {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}})
-	}
+	generatedFor := obj.GetAnnotations()[builder.AnnotationFrontendOf]
 	list := &opennebulav1alpha1.OpenNebulaFrontendList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexSecretNames: obj.GetName()}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing the frontends that read a Secret", "secret", obj.GetName())
-		return out
+		return nil
 	}
+	var out []reconcile.Request
 	for _, fe := range list.Items {
-		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&fe)}
-		if !slices.Contains(out, req) {
-			out = append(out, req)
+		reads := slices.ContainsFunc(builder.PodSecretRefs(&fe, r.Options), func(ref builder.SecretKeyRef) bool {
+			return ref.Name == obj.GetName()
+		})
+		if reads || fe.Name == generatedFor {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&fe)})
 		}
 	}
 	return out

@@ -100,6 +100,17 @@ func run(m *testing.M) int {
 	if waitErr != nil {
 		return fail(waitErr)
 	}
+	// Established is not yet served: the API server's discovery can lag behind it, and
+	// a client (the tests' or a manager's) that looks the kind up then finds no match.
+	for range 120 {
+		if waitErr = k8sClient.List(context.Background(), &opennebulav1alpha1.OpenNebulaFrontendList{}); waitErr == nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if waitErr != nil {
+		return fail(fmt.Errorf("the OpenNebulaFrontend kind is not served: %w", waitErr))
+	}
 
 	// The real manager binary, built by `make test-e2e` (make build). It serves the tests
 	// of this file only; the install tests run their own, with each install's permissions.
