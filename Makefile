@@ -43,6 +43,20 @@ test: manifests generate fmt vet envtest-assets ## Run unit and envtest integrat
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST)" use -i $(ENVTEST_K8S_VERSION) -p path)" \
 		go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out
 
+.PHONY: test-oned
+test-oned: ## Run the oned conformance suite against real oned 7.2 processes on loopback (builds oned from source once, cached).
+	ONED_PREFIX="$$(hack/build-oned.sh)" go test -tags oned ./internal/oned/... -run 'TestRealOned' -count=1 -v -timeout 20m
+
+.PHONY: record-oned
+record-oned: ## Record real oned's answers into internal/oned/testdata (the client's unit tests decode them).
+	mkdir -p internal/oned/testdata
+	ONED_PREFIX="$$(hack/build-oned.sh)" ONED_RECORD="$(CURDIR)/internal/oned/testdata" \
+		go test -tags oned ./internal/oned/ -run 'TestRecordAnswers' -count=1 -v -timeout 10m
+
+.PHONY: oned
+oned: ## Build oned 7.2.0 from its source archive into the cache (hack/build-oned.sh; about 5 minutes cold).
+	hack/build-oned.sh
+
 .PHONY: test-e2e
 test-e2e: manifests generate build k8s-binaries ## Run the e2e tests on a local cluster (real controller-manager, scheduler, kwok nodes).
 	go test -tags=e2e ./test/e2e/ -v -count=1 -timeout 20m

@@ -94,7 +94,8 @@ func runManager() {
 	var clusterDomain, leaderElectionNamespace string
 	var checkOned bool
 	flag.BoolVar(&checkOned, "check-oned", os.Getenv("KUBERNETES_SERVICE_HOST") != "",
-		"Dial each ready frontend's oned to report the OnedReachable condition (default: when running in a cluster).")
+		"Call each ready frontend's oned (one.system.version as oneadmin) and dial its SSH port for the "+
+			"OnedReachable and SSHReachable conditions (default: in a cluster, where Service names resolve).")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election lease; defaults to the pod's namespace (required outside a cluster).")
 	var maxConcurrentReconciles int
@@ -209,13 +210,17 @@ func runManager() {
 	}
 	builderOpts := controller.BuilderOptionsFromEnv()
 	builderOpts.ClusterDomain = clusterDomain
+	var serviceAddress func(*opennebulav1alpha1.OpenNebulaFrontend, int32) string
+	if checkOned {
+		serviceAddress = controller.InClusterServiceAddress
+	}
 	if err := (&controller.OpenNebulaFrontendReconciler{
-		Client:    mgr.GetClient(),
-		CheckOned: checkOned,
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    mgr.GetScheme(),
-		Recorder:  recorder,
-		Options:   builderOpts,
+		Client:         mgr.GetClient(),
+		ServiceAddress: serviceAddress,
+		APIReader:      mgr.GetAPIReader(),
+		Scheme:         mgr.GetScheme(),
+		Recorder:       recorder,
+		Options:        builderOpts,
 	}).SetupWithManager(mgr, maxConcurrentReconciles); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "opennebulafrontend")
 		os.Exit(1)

@@ -508,8 +508,9 @@ const (
 	ConditionSSHReachable = "SSHReachable"
 	// ConditionPaused is True while the paused annotation stops writes to the children.
 	ConditionPaused = "Paused"
-	// ConditionOnedReachable says whether oned answers on 2633 through the external
-	// Service, when the operator can reach it (Unknown otherwise).
+	// ConditionOnedReachable says whether oned answers one.system.version, called on 2633
+	// through the external Service with the oneadmin password, when the operator can reach
+	// it (Unknown otherwise): reachable, authenticated, and its version.
 	ConditionOnedReachable = "OnedReachable"
 )
 
@@ -530,6 +531,13 @@ const (
 	ReasonSSHAnswers          = "SSHAnswers"
 	ReasonSSHUnreachable      = "SSHUnreachable"
 	ReasonOnedUnreachable     = "OnedUnreachable"
+	// ReasonOnedAuthenticationFailed: oned answered but refused the oneadmin password the
+	// operator read from the admin Secret (it was changed in OpenNebula, or the Secret was
+	// replaced after the first boot wrote one_auth).
+	ReasonOnedAuthenticationFailed = "OnedAuthenticationFailed"
+	// ReasonOnedRefused: oned answered one.system.version with another error (a Raft zone
+	// with no leader, a disabled zone); the message quotes oned.
+	ReasonOnedRefused         = "OnedRefused"
 	ReasonNotChecked          = "NotChecked"
 	ReasonLoadBalancerPending = "LoadBalancerPending"
 	ReasonPaused              = "Paused"
@@ -579,6 +587,11 @@ type OpenNebulaFrontendStatus struct {
 	// upgrade rolls out (or while a downgrade is refused).
 	// +optional
 	TargetVersion string `json:"targetVersion,omitempty"`
+
+	// onedVersion is the version oned itself answered (one.system.version) at the last
+	// check that reached it; see the OnedReachable condition for whether it still answers.
+	// +optional
+	OnedVersion string `json:"onedVersion,omitempty"`
 
 	// endpoints are where to reach the frontend.
 	// +optional

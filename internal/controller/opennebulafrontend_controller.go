@@ -57,9 +57,15 @@ import (
 // reports: the desired objects come from package builder.
 type OpenNebulaFrontendReconciler struct {
 	client.Client
-	// CheckOned dials each ready frontend's oned (port 2633) to report OnedReachable;
-	// on when the operator runs inside the cluster, where Service names resolve.
-	CheckOned bool
+	// ServiceAddress says where the operator reaches a port of a frontend's external
+	// Service ("host:port"), to call oned (one.system.version) and dial SSH for
+	// OnedReachable and SSHReachable; "" for a frontend it cannot reach. nil turns the
+	// checks off: main sets InClusterServiceAddress when the operator runs inside the
+	// cluster, where Service names resolve; tests point it at a local oned or double.
+	ServiceAddress func(fe *opennebulav1alpha1.OpenNebulaFrontend, port int32) string
+	// OnedRecheck overrides onedRecheck, how often a ready frontend's oned is called
+	// (tests shorten it).
+	OnedRecheck time.Duration
 	// ProblemRecheck overrides DefaultProblemRecheck (tests shorten it).
 	ProblemRecheck time.Duration
 	// onedChecks remembers the last dial per frontend (types.NamespacedName → timedCheck).
@@ -191,8 +197,8 @@ func (r *OpenNebulaFrontendReconciler) applyChildren(ctx context.Context, fe *op
 // Secrets no watch reports.
 func (r *OpenNebulaFrontendReconciler) recheck(obs observation) time.Duration {
 	var recheck time.Duration
-	if r.CheckOned && obs.oned.checked {
-		recheck = onedRecheck
+	if obs.oned.checked {
+		recheck = r.onedRecheck()
 	}
 	if len(obs.replacing) > 0 {
 		// The StatefulSet's deletion wakes the controller; this is a safety net.

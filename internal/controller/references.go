@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
-	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -34,9 +32,6 @@ const (
 	conflictRetry = 200 * time.Millisecond
 	// replaceRecheck is how soon a StatefulSet being replaced is looked at again.
 	replaceRecheck = 2 * time.Second
-	// onedRecheck is how often a ready frontend's oned is dialled.
-	onedRecheck     = 5 * time.Minute
-	onedDialTimeout = 2 * time.Second
 )
 
 // problem is something the user must fix; it becomes the Degraded condition.
@@ -64,13 +59,6 @@ type observation struct {
 type pauseState struct {
 	// pending lists the children that differ from the spec ("StatefulSet one").
 	pending []string
-}
-
-type onedCheck struct {
-	checked bool
-	err     error
-	// sshErr is the result of dialling port 22 in the same check.
-	sshErr error
 }
 
 // ensureGeneratedSecrets creates the Secrets the operator generates (oneadmin password,
@@ -270,35 +258,4 @@ func (r *OpenNebulaFrontendReconciler) checkDowngrade(fe *opennebulav1alpha1.Ope
 	return &problem{opennebulav1alpha1.ReasonDowngradeRefused, fmt.Sprintf(
 		"downgrade from OpenNebula %s to %s refused: its database cannot be downgraded; to restore an older backup, "+
 			"annotate the frontend %s=true", running, target, opennebulav1alpha1.AnnotationAllowDowngrade)}
-}
-
-// checkOned dials oned (and SSH) through the external Service, as the Helm chart's test
-// did for oned, when the frontend's pods are ready and the operator can resolve Service names.
-func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.StatefulSet) onedCheck {
-	if !r.CheckOned || sts == nil || sts.Status.ReadyReplicas == 0 {
-		return onedCheck{}
-	}
-	// Reconciles come in bursts during a rollout: dial at most once per onedRecheck per
-	// frontend, so that an unreachable oned does not hold a worker for every one of them.
-	key := client.ObjectKeyFromObject(fe)
-	if last, ok := r.onedChecks.Load(key); ok && time.Since(last.(timedCheck).at) < onedRecheck {
-		return last.(timedCheck).check
-	}
-	host := fmt.Sprintf("%s.%s.svc", builder.NamesFor(fe.Name).ExternalService, fe.Namespace)
-	dial := func(port int32) error {
-		d := net.Dialer{Timeout: onedDialTimeout}
-		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(port))))
-		if err == nil {
-			_ = conn.Close()
-		}
-		return err
-	}
-	check := onedCheck{checked: true, err: dial(builder.PortNumber(builder.PortOned)), sshErr: dial(builder.PortNumber(builder.PortSSH))}
-	r.onedChecks.Store(key, timedCheck{at: time.Now(), check: check})
-	return check
-}
-
-type timedCheck struct {
-	at    time.Time
-	check onedCheck
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/oned"
 )
 
 // computeStatus derives the frontend's status from what one reconcile observed. It is a
@@ -47,7 +49,7 @@ func computeStatus(fe *opennebulav1alpha1.OpenNebulaFrontend, obs observation, o
 		setBool(opennebulav1alpha1.ConditionDegraded, false, opennebulav1alpha1.ReasonAsExpected, "every child matches the spec")
 	}
 
-	reportReachability(set, setBool, obs.oned)
+	reportReachability(&status, fe, set, setBool, obs.oned)
 
 	sts := obs.sts
 	if sts == nil {
@@ -154,28 +156,48 @@ func reportFacts(status *opennebulav1alpha1.OpenNebulaFrontendStatus, fe *openne
 	status.SSHKeySecret = builder.SSHKeySecretName(fe)
 }
 
-// reportReachability sets OnedReachable and SSHReachable from the last dial.
-func reportReachability(set func(string, metav1.ConditionStatus, string, string), setBool func(string, bool, string, string), oned onedCheck) {
+// reportReachability sets OnedReachable and SSHReachable (and onedVersion) from the last
+// call to oned and dial of port 22.
+func reportReachability(status *opennebulav1alpha1.OpenNebulaFrontendStatus, fe *opennebulav1alpha1.OpenNebulaFrontend,
+	set func(string, metav1.ConditionStatus, string, string), setBool func(string, bool, string, string), check onedCheck) {
+	err := check.err
+	_, noPassword := errors.AsType[errAdminPassword](err)
 	switch {
-	case !oned.checked:
+	case !check.checked:
 		set(opennebulav1alpha1.ConditionOnedReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
-			"oned is dialled when the frontend is ready and the operator runs inside the cluster")
-	case oned.err != nil:
-		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedUnreachable, oned.err.Error())
+			"oned is called when the frontend is ready and the operator runs inside the cluster")
+	case noPassword:
+		set(opennebulav1alpha1.ConditionOnedReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked, err.Error())
+	case oned.IsAuthentication(err):
+		ref := builder.AdminPasswordRef(fe)
+		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedAuthenticationFailed, fmt.Sprintf(
+			"oned refused the oneadmin password of Secret %s key %q (changed in OpenNebula, or the Secret replaced after the first boot): %v",
+			ref.Name, ref.Key, err))
+	case oned.IsUnreachable(err) || err != nil && !isOnedAnswer(err):
+		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedUnreachable, err.Error())
+	case err != nil:
+		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedRefused, err.Error())
 	default:
-		setBool(opennebulav1alpha1.ConditionOnedReachable, true, opennebulav1alpha1.ReasonOnedAnswers, "oned accepts connections on "+
-			strconv.Itoa(int(builder.PortNumber(builder.PortOned))))
+		status.OnedVersion = check.version
+		setBool(opennebulav1alpha1.ConditionOnedReachable, true, opennebulav1alpha1.ReasonOnedAnswers, fmt.Sprintf(
+			"oned %s answers one.system.version as %s on port %d", check.version, oned.AdminUser, builder.PortNumber(builder.PortOned)))
 	}
 	switch {
-	case !oned.checked:
+	case !check.checked:
 		set(opennebulav1alpha1.ConditionSSHReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
 			"port 22 is dialled when the frontend is ready and the operator runs inside the cluster")
-	case oned.sshErr != nil:
+	case check.sshErr != nil:
 		setBool(opennebulav1alpha1.ConditionSSHReachable, false, opennebulav1alpha1.ReasonSSHUnreachable,
-			oned.sshErr.Error()+"; the sshd sidecar needs an image with /usr/sbin/sshd (spec.ssh.image)")
+			check.sshErr.Error()+"; the sshd sidecar needs an image with /usr/sbin/sshd (spec.ssh.image)")
 	default:
 		setBool(opennebulav1alpha1.ConditionSSHReachable, true, opennebulav1alpha1.ReasonSSHAnswers, "sshd accepts connections on 22")
 	}
+}
+
+// isOnedAnswer says err is oned's own refusal (it answered), not a failure to reach it.
+func isOnedAnswer(err error) bool {
+	_, ok := errors.AsType[*oned.Error](err)
+	return ok
 }
 
 // message says that the frontend is paused and what resuming will change.

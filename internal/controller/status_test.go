@@ -11,6 +11,7 @@ import (
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/oned"
 )
 
 func statefulSet(gen, observed int64, ready, updated int32, current, update string) *appsv1.StatefulSet {
@@ -133,10 +134,19 @@ func TestComputeStatusDegradedAndOned(t *testing.T) {
 	}{
 		{"healthy, oned not checked", observation{sts: ready},
 			metav1.ConditionFalse, metav1.ConditionUnknown, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonNotChecked},
-		{"oned answers", observation{sts: ready, oned: onedCheck{checked: true}},
+		{"oned answers", observation{sts: ready, oned: onedCheck{checked: true, version: "7.2.0"}},
 			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedAnswers},
-		{"oned refuses", observation{sts: ready, oned: onedCheck{checked: true, err: errors.New("connection refused"), sshErr: errors.New("refused")}},
+		{"oned unreachable", observation{sts: ready, oned: onedCheck{checked: true,
+			err: &oned.TransportError{Method: "one.system.version", Err: errors.New("connection refused")}, sshErr: errors.New("refused")}},
 			metav1.ConditionFalse, metav1.ConditionFalse, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedUnreachable},
+		{"oned refuses the password", observation{sts: ready, oned: onedCheck{checked: true,
+			err: &oned.Error{Method: "one.system.version", Code: oned.CodeAuthentication, Message: "[one.system.version] User couldn't be authenticated, aborting call."}}},
+			metav1.ConditionFalse, metav1.ConditionFalse, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedAuthenticationFailed},
+		{"oned has no leader", observation{sts: ready, oned: onedCheck{checked: true,
+			err: &oned.Error{Method: "one.system.version", Code: oned.CodeInternal, Message: "[one.system.version] Cannot process request, oned cluster in election mode"}}},
+			metav1.ConditionFalse, metav1.ConditionFalse, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedRefused},
+		{"password unreadable", observation{sts: ready, oned: onedCheck{checked: true, err: errAdminPassword{opennebulav1alpha1.SecretKeySelector{Name: "one-admin", Key: "password"}}}},
+			metav1.ConditionFalse, metav1.ConditionUnknown, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonNotChecked},
 		{"missing secret", observation{problem: &problem{opennebulav1alpha1.ReasonSecretMissing, "Secret x does not exist"}},
 			metav1.ConditionTrue, metav1.ConditionUnknown, opennebulav1alpha1.ReasonSecretMissing, opennebulav1alpha1.ReasonNotChecked},
 		{"apply error", observation{sts: ready, err: errors.New("boom")},
@@ -152,6 +162,9 @@ func TestComputeStatusDegradedAndOned(t *testing.T) {
 			}
 			if o.Status != tc.oned || o.Reason != tc.onedReason {
 				t.Errorf("OnedReachable %s/%s, want %s/%s", o.Status, o.Reason, tc.oned, tc.onedReason)
+			}
+			if wantVersion := map[bool]string{true: "7.2.0"}[o.Status == metav1.ConditionTrue]; st.OnedVersion != wantVersion {
+				t.Errorf("onedVersion %q, want %q", st.OnedVersion, wantVersion)
 			}
 			s := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionSSHReachable)
 			wantSSH := map[bool]metav1.ConditionStatus{true: metav1.ConditionTrue, false: metav1.ConditionFalse}[tc.obs.oned.sshErr == nil]

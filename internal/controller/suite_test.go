@@ -29,6 +29,9 @@ import (
 // (envtest: etcd + kube-apiserver, no controller-manager, so StatefulSets get no pods and
 // the tests play the StatefulSet controller by writing its status).
 var (
+	// routes points the frontends of a test's namespace at a local oned (or double) and
+	// SSH listener instead of their Service's DNS name; other namespaces are not checked.
+	routes     = &serviceRoutes{}
 	testScheme = runtime.NewScheme()
 	k8sClient  client.Client
 	writes     = &writeCounter{}
@@ -56,6 +59,19 @@ func (w *writeCounter) snapshot() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.calls...)
+}
+
+// serviceRoutes maps a namespace to the address of each port of its frontends' Service.
+type serviceRoutes struct{ byNamespace sync.Map }
+
+func (r *serviceRoutes) route(ns string, ports map[int32]string) { r.byNamespace.Store(ns, ports) }
+
+func (r *serviceRoutes) address(fe *opennebulav1alpha1.OpenNebulaFrontend, port int32) string {
+	ports, ok := r.byNamespace.Load(fe.Namespace)
+	if !ok {
+		return ""
+	}
+	return ports.(map[int32]string)[port]
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -117,6 +133,8 @@ func runSuite(m *testing.M) int {
 		APIReader:      mgr.GetAPIReader(),
 		Scheme:         mgr.GetScheme(),
 		ProblemRecheck: 300 * time.Millisecond,
+		ServiceAddress: routes.address,
+		OnedRecheck:    300 * time.Millisecond,
 		Recorder:       recorder,
 		Options:        builder.Options{DefaultImage: "registry.test/opennebula:7.2.0"},
 	}).SetupWithManager(mgr, 2); err != nil {
