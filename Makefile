@@ -45,7 +45,7 @@ test: manifests generate fmt vet envtest-assets ## Run unit and envtest integrat
 
 .PHONY: test-oned
 test-oned: ## Run the oned conformance suite against real oned 7.2 processes on loopback (builds oned from source once, cached).
-	ONED_PREFIX="$$(hack/build-oned.sh)" go test -tags oned ./internal/oned/... -run 'TestRealOned' -count=1 -v -timeout 20m
+	ONED_PREFIX="$$(hack/build-oned.sh)" go test -tags oned ./internal/oned/conformance/ -run 'TestRealOned' -count=1 -v -timeout 20m
 
 .PHONY: record-oned
 record-oned: ## Record real oned's answers into internal/oned/testdata (the client's unit tests decode them).

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -537,43 +536,62 @@ func testFollowerForwards(t *testing.T, servers []Server, b Backend) {
 	}
 }
 
-// The leader stops: another server leads at a higher term and writes go on. Right after
-// the election a follower that voted has not had the new leader's first heartbeat yet and
-// answers "no leader found" (RaftManager::follower clears leader_id; real oned was seen
-// doing so for about a second): callers retry IsNoLeader, and so does this test.
+// The leader stops: another server leads at a higher term, and every running server says
+// so (LEADER, or FOLLOWER of that term).
+//
+// What the suite does NOT assert, and why: that writes then go on. Real oned 7.2.0 (SQLite,
+// XML-RPC replication) was seen, in 3 of 8 failovers run here, to elect the new leader at
+// once (term 2) and then replicate to the remaining follower so slowly that a write through
+// either server timed out for minutes: the follower's LOG_INDEX stayed behind the leader's
+// COMMIT, each replicate call ending in "RPC call timed out and aborted" (XMLRPC_TIMEOUT_MS
+// 1000). Neither one.zone.resetserver on the leader nor restarting that follower nor starting
+// the stopped server again brought it back within 90 s. In the other 5 the zone settled
+// within a second and writes went on. Right after an election a follower that voted also
+// answers "no leader found" until the new leader's first heartbeat (RaftManager::follower
+// clears leader_id): callers retry IsNoLeader. The HA code must watch for a follower whose
+// log stays behind the commit index (oned.Settled) rather than assume a failover heals.
 func testLeaderFailover(t *testing.T, servers []Server, b Backend) {
 	leader := leaderOf(t, servers, b)
 	before := must(leader.Client(t).RaftStatus(ctx(t)))
 	leader.Stop(t)
-	next := settledLeader(t, servers, b.ElectionWithin())
+	next := electedLeader(t, servers, b.ElectionWithin(), before.Term)
 	if next == leader {
 		t.Fatal("the stopped server is still the leader")
 	}
-	after := must(next.Client(t).RaftStatus(ctx(t)))
-	if after.Term <= before.Term {
-		t.Fatalf("new leader's term %d, old %d", after.Term, before.Term)
-	}
-	for _, s := range servers {
-		if !s.Running() {
-			continue
-		}
-		name := hostName()
-		eventually(t, b.ElectionWithin(), "a write through "+s.Name(), func() error {
-			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, err := s.Client(t).HostAllocate(c, name, "kvm", "kvm", -1)
-			if err != nil && !oned.IsNoLeader(err) && !oned.IsUnreachable(err) {
-				t.Fatalf("write through %s after failover: %v", s.Name(), err)
+}
+
+// electedLeader waits until a running server leads at a term above minTerm and every other
+// running server is a FOLLOWER of that term, and returns the leader.
+func electedLeader(t testing.TB, servers []Server, within time.Duration, minTerm int64) Server {
+	t.Helper()
+	var leader Server
+	eventually(t, within, "a leader elected after term "+fmt.Sprint(minTerm), func() error {
+		var running []Server
+		for _, s := range servers {
+			if s.Running() {
+				running = append(running, s)
 			}
-			return err
-		})
-	}
+		}
+		st := statuses(t, running)
+		i := oned.Leader(st)
+		if i < 0 || st[i].Term <= minTerm {
+			return fmt.Errorf("statuses %s", describe(running, st))
+		}
+		for j, other := range st {
+			if j != i && (other == nil || other.State != oned.RaftFollower || other.Term != st[i].Term) {
+				return fmt.Errorf("statuses %s", describe(running, st))
+			}
+		}
+		leader = running[i]
+		return nil
+	})
+	return leader
 }
 
 // Only one server of three left: it cannot be elected and refuses leader-only calls with
 // the candidate's answer, while it still answers its own raftstatus and local reads.
 func testNoQuorum(t *testing.T, servers []Server, b Backend) {
-	leader := leaderOf(t, servers, b)
+	leader := electedLeader(t, servers, b.ElectionWithin(), 0)
 	leader.Stop(t)
 	var last Server
 	for _, s := range servers {
