@@ -202,8 +202,9 @@ func TestDecodeZoneAndRaft(t *testing.T) {
 		"raftstatus_leader.xml":   {ServerID: 0, State: RaftLeader, Term: 1, VotedFor: 0, Commit: 2, LogIndex: 2, LogTerm: 1, FedLogIndex: -1},
 		"raftstatus_follower.xml": {ServerID: 1, State: RaftFollower, Term: 1, VotedFor: 0, Commit: 2, LogIndex: 2, LogTerm: 1, FedLogIndex: -1},
 	}
-	var statuses []*RaftStatus
-	for _, file := range []string{"raftstatus_solo.xml", "raftstatus_leader.xml", "raftstatus_follower.xml"} {
+	files := []string{"raftstatus_solo.xml", "raftstatus_leader.xml", "raftstatus_follower.xml"}
+	statuses := make([]*RaftStatus, 0, len(files))
+	for _, file := range files {
 		c, _ := replay(t, file)
 		r, err := c.RaftStatus(context.Background())
 		if err != nil {
