@@ -51,9 +51,10 @@ install_packages() {
   local sudo=()
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   # apt-cache/apt-get need the package lists once on a fresh machine.
+  export DEBIAN_FRONTEND=noninteractive
   if ! "${sudo[@]}" apt-get install -y --no-install-recommends "${want[@]}" >&2; then
     "${sudo[@]}" apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${want[@]}" >&2
+    "${sudo[@]}" apt-get install -y --no-install-recommends "${want[@]}" >&2
   fi
 }
 
