@@ -94,15 +94,7 @@ func (r *OpenNebulaFrontendReconciler) callOned(ctx context.Context, fe *openneb
 	if err != nil {
 		return "", err
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return "", err
-	}
-	c, err := oned.New(oned.Endpoint(host, p), oned.Admin(password), oned.WithTimeout(onedCallTimeout))
+	c, err := oned.New(oned.Endpoint(addr), oned.Admin(password), oned.WithTimeout(onedCallTimeout))
 	if err != nil {
 		return "", err
 	}

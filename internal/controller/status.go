@@ -162,6 +162,8 @@ func reportReachability(status *opennebulav1alpha1.OpenNebulaFrontendStatus, fe 
 	set func(string, metav1.ConditionStatus, string, string), setBool func(string, bool, string, string), check onedCheck) {
 	err := check.err
 	_, noPassword := errors.AsType[errAdminPassword](err)
+	// answered: oned itself refused the call; any other error means it was not reached.
+	_, answered := errors.AsType[*oned.Error](err)
 	switch {
 	case !check.checked:
 		set(opennebulav1alpha1.ConditionOnedReachable, metav1.ConditionUnknown, opennebulav1alpha1.ReasonNotChecked,
@@ -173,7 +175,7 @@ func reportReachability(status *opennebulav1alpha1.OpenNebulaFrontendStatus, fe 
 		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedAuthenticationFailed, fmt.Sprintf(
 			"oned refused the oneadmin password of Secret %s key %q (changed in OpenNebula, or the Secret replaced after the first boot): %v",
 			ref.Name, ref.Key, err))
-	case oned.IsUnreachable(err) || err != nil && !isOnedAnswer(err):
+	case err != nil && !answered:
 		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedUnreachable, err.Error())
 	case err != nil:
 		setBool(opennebulav1alpha1.ConditionOnedReachable, false, opennebulav1alpha1.ReasonOnedRefused, err.Error())
@@ -192,12 +194,6 @@ func reportReachability(status *opennebulav1alpha1.OpenNebulaFrontendStatus, fe 
 	default:
 		setBool(opennebulav1alpha1.ConditionSSHReachable, true, opennebulav1alpha1.ReasonSSHAnswers, "sshd accepts connections on 22")
 	}
-}
-
-// isOnedAnswer says err is oned's own refusal (it answered), not a failure to reach it.
-func isOnedAnswer(err error) bool {
-	_, ok := errors.AsType[*oned.Error](err)
-	return ok
 }
 
 // message says that the frontend is paused and what resuming will change.

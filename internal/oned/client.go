@@ -31,19 +31,10 @@ const DefaultTimeout = 10 * time.Second
 // maxAnswer bounds what is read of one answer: a pool of thousands of hosts is a few MiB.
 const maxAnswer = 64 << 20
 
-// Port is oned's XML-RPC port (the port table's "oned" entry is the same number).
-const Port = 2633
-
-// Endpoint is the URL of oned's XML-RPC API on host.
-func Endpoint(host string, port int) string {
-	return (&url.URL{Scheme: "http", Host: joinHostPort(host, port), Path: "/RPC2"}).String()
-}
-
-func joinHostPort(host string, port int) string {
-	if bytes.ContainsRune([]byte(host), ':') && host[0] != '[' {
-		return fmt.Sprintf("[%s]:%d", host, port)
-	}
-	return fmt.Sprintf("%s:%d", host, port)
+// Endpoint is the URL of oned's XML-RPC API at hostPort ("host:port", as net.JoinHostPort
+// writes it; the port is the port table's, builder.PortOned).
+func Endpoint(hostPort string) string {
+	return (&url.URL{Scheme: "http", Host: hostPort, Path: "/RPC2"}).String()
 }
 
 // Credentials are a user and password of oned; the session string is "user:password".

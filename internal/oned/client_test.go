@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -262,7 +263,7 @@ func TestEndpoint(t *testing.T) {
 		"127.0.0.1":  "http://127.0.0.1:2633/RPC2",
 		"::1":        "http://[::1]:2633/RPC2",
 	} {
-		if got := Endpoint(host, Port); got != want {
+		if got := Endpoint(net.JoinHostPort(host, "2633")); got != want {
 			t.Errorf("Endpoint(%q) = %q, want %q", host, got, want)
 		}
 	}

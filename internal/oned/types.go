@@ -2,6 +2,7 @@ package oned
 
 import (
 	"encoding/xml"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -49,6 +50,12 @@ type RaftStatus struct {
 	LogIndex    int64     `xml:"LOG_INDEX"`
 	LogTerm     int64     `xml:"LOG_TERM"`
 	FedLogIndex int64     `xml:"FEDLOG_INDEX"`
+}
+
+// String summarises the status for messages: "LEADER id 0 term 2 voted 0 commit 6 log 7/2".
+func (r *RaftStatus) String() string {
+	return fmt.Sprintf("%s id %d term %d voted %d commit %d log %d/%d", r.State, r.ServerID, r.Term, r.VotedFor,
+		r.Commit, r.LogIndex, r.LogTerm)
 }
 
 // Zone is one.zone.info's answer (share/doc/xsd/zone.xsd).

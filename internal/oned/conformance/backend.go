@@ -170,7 +170,7 @@ func describe(servers []Server, st []*oned.RaftStatus) string {
 			fmt.Fprintf(&out, "[%s: no answer] ", s.Name())
 			continue
 		}
-		fmt.Fprintf(&out, "[%s: %s term %d commit %d log %d] ", s.Name(), st[i].State, st[i].Term, st[i].Commit, st[i].LogIndex)
+		fmt.Fprintf(&out, "[%s: %s] ", s.Name(), st[i])
 	}
 	return out.String()
 }

@@ -80,7 +80,9 @@ func Prefix(t testing.TB) string {
 }
 
 // Endpoint is the server's XML-RPC URL.
-func (s *Server) Endpoint() string { return oned.Endpoint("127.0.0.1", s.Port) }
+func (s *Server) Endpoint() string {
+	return oned.Endpoint(net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)))
+}
 
 // Client is an oneadmin client of this server.
 func (s *Server) Client(t testing.TB) *oned.Client {

@@ -135,7 +135,7 @@ func describe(sts []Status) string {
 			fmt.Fprintf(&out, "[%s: %v] ", st.Server.Name, st.Err)
 			continue
 		}
-		fmt.Fprintf(&out, "[%s: %s term %d commit %d log %d] ", st.Server.Name, st.Raft.State, st.Raft.Term, st.Raft.Commit, st.Raft.LogIndex)
+		fmt.Fprintf(&out, "[%s: %s] ", st.Server.Name, st.Raft)
 	}
 	return out.String()
 }

@@ -130,7 +130,7 @@ func (z *Zone) addServer(t testing.TB, name string) *Server {
 func (z *Zone) Servers() []*Server { return z.servers }
 
 // Endpoint is the server's XML-RPC URL.
-func (s *Server) Endpoint() string { return "http://" + s.addr + "/RPC2" }
+func (s *Server) Endpoint() string { return oned.Endpoint(s.addr) }
 
 // Credentials are oneadmin's.
 func (s *Server) Credentials() oned.Credentials { return oned.Admin(Password) }

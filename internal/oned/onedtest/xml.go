@@ -3,6 +3,7 @@ package onedtest
 import (
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -38,26 +39,13 @@ func templateXML(name string, attrs []oned.Attribute) string {
 			continue
 		}
 		b.WriteString("<" + a.Name + ">")
-		for _, k := range sortedKeys(a.Vector) {
+		for _, k := range slices.Sorted(maps.Keys(a.Vector)) {
 			fmt.Fprintf(&b, "<%s>%s</%s>", k, cdata(a.Vector[k]), k)
 		}
 		b.WriteString("</" + a.Name + ">")
 	}
 	b.WriteString("</" + name + ">")
 	return b.String()
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }
 
 func idsXML(name string, ids []int) string {
