@@ -42,7 +42,6 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/apply"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
-	"github.com/opennebula-operator/opennebula-operator/internal/secrets"
 )
 
 // Result holds the figures of one N.
@@ -189,7 +188,11 @@ type benchRun struct {
 func runOne(n, updates, unrelated int) (Result, error) {
 	fe := frontend("x", 0)
 	// The minimum: one create per child and per generated Secret, one status write.
-	minWrites := len(builder.Build(fe, builder.Options{}, builder.Inputs{})) + len(builder.GeneratedSecrets(fe)) + 1
+	everything, err := builder.WithGeneratedSecrets(fe, builder.Build(fe, builder.Options{}, builder.Inputs{}), false, "")
+	if err != nil {
+		return Result{}, err
+	}
+	minWrites := len(everything) + 1
 	r := Result{N: n, Nodes: n/50 + 2, Updates: updates, Unrelated: unrelated, MinWritesPerFrontend: float64(minWrites)}
 	name := fmt.Sprintf("bench-%d", n)
 	_, _ = run("hack/local-cluster.sh", "down", name)
@@ -439,15 +442,10 @@ func managerRate() (float32, int) {
 func createRaw(ctx context.Context, c client.Client, ns, prefix string, n int) error {
 	for i := range n {
 		fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: ns}}
-		children := builder.Build(fe, builder.Options{}, builder.Inputs{})
-		// The generated Secrets too, generated the same way (the RSA key costs the same).
-		for _, gen := range builder.GeneratedSecrets(fe) {
-			data, err := secrets.Data(gen.Kind, "bench")
-			if err != nil {
-				return err
-			}
-			gen.Secret.Data = data
-			children = append([]client.Object{gen.Secret}, children...)
+		// The generated Secrets too, generated the same way (the SSH key costs the same).
+		children, err := builder.WithGeneratedSecrets(fe, builder.Build(fe, builder.Options{}, builder.Inputs{}), true, "bench")
+		if err != nil {
+			return err
 		}
 		for _, child := range children {
 			gvk, err := apiutil.GVKForObject(child, scheme)

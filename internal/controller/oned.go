@@ -15,6 +15,7 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned"
+	"github.com/opennebula-operator/opennebula-operator/internal/status"
 )
 
 const (
@@ -25,21 +26,9 @@ const (
 	onedCallTimeout = 5 * time.Second
 )
 
-// onedCheck is what the last call to a frontend's oned found.
-type onedCheck struct {
-	checked bool
-	// err is the call's failure: a *oned.TransportError (unreachable), an *oned.Error
-	// (answered and refused), or the admin password that could not be read.
-	err error
-	// version is what one.system.version answered.
-	version string
-	// sshErr is the result of dialling port 22 in the same check.
-	sshErr error
-}
-
 type timedCheck struct {
 	at    time.Time
-	check onedCheck
+	check status.OnedCheck
 }
 
 // InClusterServiceAddress reaches a frontend's port through its external Service's DNS
@@ -56,17 +45,22 @@ func (r *OpenNebulaFrontendReconciler) onedRecheck() time.Duration {
 	return onedRecheck
 }
 
-// checkOned calls the frontend's oned when its pods are ready: one.system.version with
-// the oneadmin session from the admin Secret says at once that oned is reachable, that the
-// password the operator holds is the one oned knows, and which version runs. Port 22 is
-// dialled in the same check.
-func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.StatefulSet) onedCheck {
+// checkReachability calls the frontend's oned when its pods are ready:
+// one.system.version with the oneadmin session from the admin Secret says at once that
+// oned is reachable, that the password the operator holds is the one oned knows, and
+// which version runs. Port 22 is dialled in the same check.
+func (r *OpenNebulaFrontendReconciler) checkReachability(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	st.Oned = r.checkOned(ctx, fe, st.StatefulSet)
+	return nil
+}
+
+func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, sts *appsv1.StatefulSet) status.OnedCheck {
 	if r.ServiceAddress == nil || sts == nil || sts.Status.ReadyReplicas == 0 {
-		return onedCheck{}
+		return status.OnedCheck{}
 	}
 	onedAddr := r.ServiceAddress(fe, builder.PortNumber(builder.PortOned))
 	if onedAddr == "" {
-		return onedCheck{}
+		return status.OnedCheck{}
 	}
 	// Reconciles come in bursts during a rollout: call at most once per recheck period
 	// per frontend, so that an unreachable oned does not hold a worker for every one.
@@ -74,15 +68,15 @@ func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *openne
 	if last, ok := r.onedChecks.Load(key); ok && time.Since(last.(timedCheck).at) < r.onedRecheck() {
 		return last.(timedCheck).check
 	}
-	check := onedCheck{checked: true}
-	check.version, check.err = r.callOned(ctx, fe, onedAddr)
+	check := status.OnedCheck{Checked: true}
+	check.Version, check.Err = r.callOned(ctx, fe, onedAddr)
 	if sshAddr := r.ServiceAddress(fe, builder.PortNumber(builder.PortSSH)); sshAddr != "" {
 		d := net.Dialer{Timeout: onedCallTimeout}
 		conn, err := d.DialContext(ctx, "tcp", sshAddr)
 		if err == nil {
 			_ = conn.Close()
 		}
-		check.sshErr = err
+		check.SSHErr = err
 	}
 	r.onedChecks.Store(key, timedCheck{at: time.Now(), check: check})
 	return check
@@ -101,28 +95,18 @@ func (r *OpenNebulaFrontendReconciler) callOned(ctx context.Context, fe *openneb
 	return c.Version(ctx)
 }
 
-// errAdminPassword says the oneadmin password could not be read; the Degraded condition
-// says why (the Secret or key is missing).
-type errAdminPassword struct {
-	ref opennebulav1alpha1.SecretKeySelector
-}
-
-func (e errAdminPassword) Error() string {
-	return fmt.Sprintf("the oneadmin password (Secret %s key %q) cannot be read", e.ref.Name, e.ref.Key)
-}
-
 func (r *OpenNebulaFrontendReconciler) adminPassword(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
 	ref := builder.AdminPasswordRef(fe)
 	s := &corev1.Secret{}
-	if err := r.getLive(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); err != nil {
+	if err := r.readPodSecret(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return "", errAdminPassword{ref}
+			return "", status.AdminPasswordError{Ref: ref}
 		}
 		return "", err
 	}
 	v, ok := s.Data[ref.Key]
 	if !ok {
-		return "", errAdminPassword{ref}
+		return "", status.AdminPasswordError{Ref: ref}
 	}
 	return string(v), nil
 }

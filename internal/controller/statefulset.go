@@ -4,69 +4,36 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/apply"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/status"
 )
 
 // immutableStatefulSetFields are the StatefulSet spec fields the API server refuses to
-// update in place.
+// update in place: a change to one (a volume size in the volumeClaimTemplates) makes the
+// write engine delete the StatefulSet with orphan propagation, so its pods and claims
+// stay; its deletion wakes the controller, which creates it again with the new spec, and
+// the new StatefulSet adopts the running pods without restarting them (their template
+// did not change).
 var immutableStatefulSetFields = []string{
 	"spec.selector", "spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates",
 }
 
-// replaceStatefulSet handles the change server-side apply cannot make: one to an
-// immutable StatefulSet field, such as a volume size in the volumeClaimTemplates. It
-// first grows the existing claims (where their StorageClass allows it), then deletes the
-// StatefulSet with orphan propagation, so its pods and claims stay; its deletion wakes
-// the controller, which creates it again with the new spec, and the new StatefulSet
-// adopts the running pods without restarting them (their template did not change).
-//
-// live is the StatefulSet as it is (the frontend's); held says it must not be applied in this
-// reconcile (it is being replaced, or the claims cannot grow).
-func (r *OpenNebulaFrontendReconciler) replaceStatefulSet(ctx context.Context, desired *appsv1.StatefulSet, norm *apply.Desired,
-	live *appsv1.StatefulSet, obs *observation) (held bool, err error) {
-	if !live.DeletionTimestamp.IsZero() {
-		obs.replacing = append(obs.replacing, fmt.Sprintf("StatefulSet %s is being replaced; its pods keep running", live.Name))
-		return true, nil
-	}
-	changed, err := apply.FieldsDiffer(norm, live, immutableStatefulSetFields...)
-	if err != nil || len(changed) == 0 {
-		return false, err
-	}
-	if p, err := r.growClaims(ctx, desired, live, &obs.changes); p != nil || err != nil {
-		if obs.problem == nil {
-			obs.problem = p
-		}
-		return true, err
-	}
-	uid, rv := live.UID, live.ResourceVersion
-	err = r.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationOrphan),
-		client.Preconditions{UID: &uid, ResourceVersion: &rv})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return true, fmt.Errorf("replacing StatefulSet %s: %w", live.Name, err)
-	}
-	msg := fmt.Sprintf("StatefulSet %s (changed %s; pods and volumes kept)", live.Name, strings.Join(changed, ", "))
-	obs.changes.add(EventReasonReplaced, msg)
-	obs.replacing = append(obs.replacing, "replacing "+msg)
-	return true, nil
-}
-
-// growClaims raises the storage request of the StatefulSet's existing claims to what
-// its new volumeClaimTemplates ask for. It changes nothing unless every claim that must
-// grow can: a StorageClass without allowVolumeExpansion is a problem the user must fix.
-func (r *OpenNebulaFrontendReconciler) growClaims(ctx context.Context, desired, live *appsv1.StatefulSet, changes *changeLog) (*problem, error) {
+// growClaims runs before a StatefulSet is replaced: it raises the storage request of its
+// existing claims to what its new volumeClaimTemplates ask for. It changes nothing unless
+// every claim that must grow can: a StorageClass without allowVolumeExpansion is a
+// problem the user must fix, and holds the replacement back (apply.ErrHeld).
+func (r *OpenNebulaFrontendReconciler) growClaims(ctx context.Context, desired, live *appsv1.StatefulSet, st *reconcileState) error {
 	type growth struct {
 		pvc  *corev1.PersistentVolumeClaim
 		size resource.Quantity
@@ -81,10 +48,16 @@ func (r *OpenNebulaFrontendReconciler) growClaims(ctx context.Context, desired, 
 		for i := range max(ptr.Deref(live.Spec.Replicas, 1), live.Status.Replicas) {
 			pvc := &corev1.PersistentVolumeClaim{}
 			key := client.ObjectKey{Namespace: live.Namespace, Name: fmt.Sprintf("%s-%s-%d", tmpl.Name, live.Name, i)}
-			if err := r.getLive(ctx, key, pvc); apierrors.IsNotFound(err) {
+			// Past the cache when it misses: a rare path (a volume resize), and a claim
+			// without the operator's labels must grow too.
+			err := r.Get(ctx, key, pvc)
+			if apierrors.IsNotFound(err) {
+				err = r.APIReader.Get(ctx, key, pvc)
+			}
+			if apierrors.IsNotFound(err) {
 				continue // created from the new template when its pod starts
 			} else if err != nil {
-				return nil, err
+				return err
 			}
 			if have := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; have.Cmp(want) >= 0 {
 				continue
@@ -94,15 +67,16 @@ func (r *OpenNebulaFrontendReconciler) growClaims(ctx context.Context, desired, 
 			if !seen {
 				var err error
 				if expandable, err = r.allowsExpansion(ctx, class); err != nil {
-					return nil, err
+					return err
 				}
 				classes[class] = expandable
 			}
 			if !expandable {
-				return &problem{opennebulav1alpha1.ReasonVolumeExpansionNotSupported, fmt.Sprintf(
+				st.Report(&status.Problem{Reason: opennebulav1alpha1.ReasonVolumeExpansionNotSupported, Message: fmt.Sprintf(
 					"PersistentVolumeClaim %s cannot grow to %s: StorageClass %q does not allow volume expansion; "+
 						"set allowVolumeExpansion: true on it (if its driver supports expansion) or move the data to a larger volume",
-					pvc.Name, want.String(), class)}, nil
+					pvc.Name, want.String(), class)})
+				return apply.ErrHeld
 			}
 			grow = append(grow, growth{pvc, want})
 		}
@@ -111,11 +85,11 @@ func (r *OpenNebulaFrontendReconciler) growClaims(ctx context.Context, desired, 
 		patch := client.MergeFrom(g.pvc.DeepCopy())
 		g.pvc.Spec.Resources.Requests[corev1.ResourceStorage] = g.size
 		if err := r.Patch(ctx, g.pvc, patch, client.FieldOwner(apply.FieldManager)); err != nil {
-			return nil, fmt.Errorf("growing PersistentVolumeClaim %s: %w", g.pvc.Name, err)
+			return fmt.Errorf("growing PersistentVolumeClaim %s: %w", g.pvc.Name, err)
 		}
-		changes.add(EventReasonExpanded, fmt.Sprintf("PersistentVolumeClaim %s to %s", g.pvc.Name, g.size.String()))
+		st.changes.add(EventReasonExpanded, fmt.Sprintf("PersistentVolumeClaim %s to %s", g.pvc.Name, g.size.String()))
 	}
-	return nil, nil
+	return nil
 }
 
 // allowsExpansion reads the StorageClass past the cache (StorageClasses are not watched).
@@ -130,16 +104,15 @@ func (r *OpenNebulaFrontendReconciler) allowsExpansion(ctx context.Context, clas
 	return ptr.Deref(sc.AllowVolumeExpansion, false), nil
 }
 
-// claimsStillGrowing lists the frontend's claims (from the cache) whose capacity has not
+// observeGrowth lists the frontend's claims (from the cache) whose capacity has not
 // reached their request yet: the volume driver is still expanding them, or the file
 // system waits for the pod to restart.
-func (r *OpenNebulaFrontendReconciler) claimsStillGrowing(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) ([]string, error) {
+func (r *OpenNebulaFrontendReconciler) observeGrowth(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
 	list := &corev1.PersistentVolumeClaimList{}
 	if err := r.List(ctx, list, client.InNamespace(fe.Namespace),
 		client.MatchingLabels{builder.LabelFrontend: builder.NamesFor(fe.Name).FrontendLabel}); err != nil {
-		return nil, err
+		return err
 	}
-	var out []string
 	for _, pvc := range list.Items {
 		want, have := pvc.Spec.Resources.Requests[corev1.ResourceStorage], pvc.Status.Capacity[corev1.ResourceStorage]
 		if pvc.Status.Phase != corev1.ClaimBound || have.Cmp(want) >= 0 {
@@ -152,8 +125,8 @@ func (r *OpenNebulaFrontendReconciler) claimsStillGrowing(ctx context.Context, f
 			msg += " (file system resize pending: it completes when the pod restarts; annotate " +
 				opennebulav1alpha1.AnnotationRestartedAt + " to restart it now)"
 		}
-		out = append(out, msg)
+		st.Growing = append(st.Growing, msg)
 	}
-	slices.Sort(out)
-	return out, nil
+	slices.Sort(st.Growing)
+	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/yaml"
 
@@ -61,11 +60,9 @@ func Render(in io.Reader, out io.Writer, scheme *runtime.Scheme, opts builder.Op
 		} else if errs := validation.IsDNS1123Label(fe.Namespace); len(errs) > 0 {
 			return fmt.Errorf("document %d: metadata.namespace %q: %s", n, fe.Namespace, strings.Join(errs, "; "))
 		}
-		children := builder.Build(fe, opts, builder.Inputs{})
-		// The generated Secrets are shown without data: their values are random and
-		// only ever written to the cluster.
-		for _, gen := range builder.GeneratedSecrets(fe) {
-			children = append([]client.Object{gen.Secret}, children...)
+		children, err := builder.WithGeneratedSecrets(fe, builder.Build(fe, opts, builder.Inputs{}), false, "")
+		if err != nil {
+			return err
 		}
 		for _, child := range children {
 			childGVK, err := apiutil.GVKForObject(child, scheme)

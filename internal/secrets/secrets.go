@@ -6,11 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
-	"fmt"
 
 	"golang.org/x/crypto/ssh"
-
-	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
 // PasswordLength is long enough for 190 bits of entropy with the alphabet below.
@@ -61,32 +58,8 @@ func SSHKeyPair(comment string) (private, public []byte, err error) {
 	return pem.EncodeToMemory(block), public, nil
 }
 
-// Data generates the content of one generated Secret.
-func Data(kind builder.SecretKind, comment string) (map[string][]byte, error) {
-	switch kind {
-	case builder.SecretAdminPassword:
-		p, err := randomString(PasswordLength)
-		if err != nil {
-			return nil, err
-		}
-		return map[string][]byte{builder.AdminPasswordKey: []byte(p)}, nil
-	case builder.SecretMariaDB:
-		p, err := randomString(PasswordLength)
-		if err != nil {
-			return nil, err
-		}
-		root, err := randomString(PasswordLength)
-		if err != nil {
-			return nil, err
-		}
-		return map[string][]byte{builder.MariaDBPasswordKey: []byte(p), builder.MariaDBRootKey: []byte(root)}, nil
-	case builder.SecretSSHKeyPair:
-		private, public, err := SSHKeyPair(comment)
-		if err != nil {
-			return nil, err
-		}
-		return map[string][]byte{builder.SSHPrivateKeyKey: private, builder.SSHPublicKeyKey: public}, nil
-	default:
-		return nil, fmt.Errorf("unknown secret kind %q", kind)
-	}
+// Password returns a random password of PasswordLength characters.
+func Password() ([]byte, error) {
+	p, err := randomString(PasswordLength)
+	return []byte(p), err
 }

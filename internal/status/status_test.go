@@ -1,4 +1,4 @@
-package controller
+package status
 
 import (
 	"errors"
@@ -55,7 +55,7 @@ func TestComputeStatus(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 5}}
-			st := computeStatus(fe, observation{sts: tc.sts, err: tc.err}, builder.Options{})
+			st := Compute(fe, Observation{StatefulSet: tc.sts, Err: tc.err}, builder.Options{})
 			if st.ObservedGeneration != 5 {
 				t.Errorf("observedGeneration %d", st.ObservedGeneration)
 			}
@@ -78,13 +78,13 @@ func TestComputeStatus(t *testing.T) {
 // adopted pod serves: Ready keeps what was last seen until the controller reports.
 func TestComputeStatusAcrossAReplacedStatefulSet(t *testing.T) {
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
-	fe.Status = computeStatus(fe, observation{sts: statefulSet(3, 3, 1, 1, "r", "r")}, builder.Options{})
-	replacing := computeStatus(fe, observation{sts: statefulSet(3, 3, 1, 1, "r", "r"), replacing: []string{"replacing StatefulSet one"}}, builder.Options{})
+	fe.Status = Compute(fe, Observation{StatefulSet: statefulSet(3, 3, 1, 1, "r", "r")}, builder.Options{})
+	replacing := Compute(fe, Observation{StatefulSet: statefulSet(3, 3, 1, 1, "r", "r"), Replacing: []string{"replacing StatefulSet one"}}, builder.Options{})
 	if p := meta.FindStatusCondition(replacing.Conditions, opennebulav1alpha1.ConditionProgressing); p.Reason != opennebulav1alpha1.ReasonReplacingStatefulSet {
 		t.Errorf("Progressing while replacing = %s", p.Reason)
 	}
 	fe.Status = replacing
-	fresh := computeStatus(fe, observation{sts: statefulSet(1, 0, 0, 0, "", "")}, builder.Options{})
+	fresh := Compute(fe, Observation{StatefulSet: statefulSet(1, 0, 0, 0, "", "")}, builder.Options{})
 	if r := meta.FindStatusCondition(fresh.Conditions, opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionTrue {
 		t.Errorf("Ready = %s/%s right after the StatefulSet was recreated, want True kept", r.Status, r.Reason)
 	}
@@ -92,7 +92,7 @@ func TestComputeStatusAcrossAReplacedStatefulSet(t *testing.T) {
 	fe.Status = fresh
 	notAdopted := statefulSet(1, 1, 0, 0, "r", "r")
 	notAdopted.Status.Replicas = 0
-	adopting := computeStatus(fe, observation{sts: notAdopted}, builder.Options{})
+	adopting := Compute(fe, Observation{StatefulSet: notAdopted}, builder.Options{})
 	if r := meta.FindStatusCondition(adopting.Conditions, opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionTrue {
 		t.Errorf("Ready = %s/%s before the new StatefulSet adopted the running pod, want True kept", r.Status, r.Reason)
 	}
@@ -101,13 +101,13 @@ func TestComputeStatusAcrossAReplacedStatefulSet(t *testing.T) {
 	}
 	// Adopted: the StatefulSet's own figures count again (here: the pod is not ready).
 	fe.Status = adopting
-	adopted := computeStatus(fe, observation{sts: statefulSet(1, 1, 0, 1, "r", "r")}, builder.Options{})
+	adopted := Compute(fe, Observation{StatefulSet: statefulSet(1, 1, 0, 1, "r", "r")}, builder.Options{})
 	if r := meta.FindStatusCondition(adopted.Conditions, opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionFalse {
 		t.Errorf("Ready = %s once the StatefulSet counts its pod again (not ready), want False", r.Status)
 	}
 	// A frontend never replaced with no replicas yet is simply not ready.
 	brandNew := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
-	if r := meta.FindStatusCondition(computeStatus(brandNew, observation{sts: notAdopted}, builder.Options{}).Conditions,
+	if r := meta.FindStatusCondition(Compute(brandNew, Observation{StatefulSet: notAdopted}, builder.Options{}).Conditions,
 		opennebulav1alpha1.ConditionReady); r.Status != metav1.ConditionFalse {
 		t.Errorf("Ready = %s for a new frontend without pods", r.Status)
 	}
@@ -115,9 +115,9 @@ func TestComputeStatusAcrossAReplacedStatefulSet(t *testing.T) {
 
 func TestComputeStatusKeepsTransitionTime(t *testing.T) {
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
-	fe.Status = computeStatus(fe, observation{sts: statefulSet(1, 1, 1, 1, "r", "r")}, builder.Options{})
+	fe.Status = Compute(fe, Observation{StatefulSet: statefulSet(1, 1, 1, 1, "r", "r")}, builder.Options{})
 	before := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionReady).LastTransitionTime
-	again := computeStatus(fe, observation{sts: statefulSet(1, 1, 1, 1, "r", "r")}, builder.Options{})
+	again := Compute(fe, Observation{StatefulSet: statefulSet(1, 1, 1, 1, "r", "r")}, builder.Options{})
 	if after := meta.FindStatusCondition(again.Conditions, opennebulav1alpha1.ConditionReady).LastTransitionTime; !after.Equal(&before) {
 		t.Errorf("lastTransitionTime moved from %v to %v without a change", before, after)
 	}
@@ -128,33 +128,33 @@ func TestComputeStatusDegradedAndOned(t *testing.T) {
 	ready := statefulSet(1, 1, 1, 1, "r", "r")
 	cases := []struct {
 		name                       string
-		obs                        observation
+		obs                        Observation
 		degraded, oned             metav1.ConditionStatus
 		degradedReason, onedReason string
 	}{
-		{"healthy, oned not checked", observation{sts: ready},
+		{"healthy, oned not checked", Observation{StatefulSet: ready},
 			metav1.ConditionFalse, metav1.ConditionUnknown, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonNotChecked},
-		{"oned answers", observation{sts: ready, oned: onedCheck{checked: true, version: "7.2.0"}},
+		{"oned answers", Observation{StatefulSet: ready, Oned: OnedCheck{Checked: true, Version: "7.2.0"}},
 			metav1.ConditionFalse, metav1.ConditionTrue, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedAnswers},
-		{"oned unreachable", observation{sts: ready, oned: onedCheck{checked: true,
-			err: &oned.TransportError{Method: "one.system.version", Err: errors.New("connection refused")}, sshErr: errors.New("refused")}},
+		{"oned unreachable", Observation{StatefulSet: ready, Oned: OnedCheck{Checked: true,
+			Err: &oned.TransportError{Method: "one.system.version", Err: errors.New("connection refused")}, SSHErr: errors.New("refused")}},
 			metav1.ConditionFalse, metav1.ConditionFalse, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedUnreachable},
-		{"oned refuses the password", observation{sts: ready, oned: onedCheck{checked: true,
-			err: &oned.Error{Method: "one.system.version", Code: oned.CodeAuthentication, Message: "[one.system.version] User couldn't be authenticated, aborting call."}}},
+		{"oned refuses the password", Observation{StatefulSet: ready, Oned: OnedCheck{Checked: true,
+			Err: &oned.Error{Method: "one.system.version", Code: oned.CodeAuthentication, Message: "[one.system.version] User couldn't be authenticated, aborting call."}}},
 			metav1.ConditionFalse, metav1.ConditionFalse, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedAuthenticationFailed},
-		{"oned has no leader", observation{sts: ready, oned: onedCheck{checked: true,
-			err: &oned.Error{Method: "one.system.version", Code: oned.CodeInternal, Message: "[one.system.version] Cannot process request, oned cluster in election mode"}}},
+		{"oned has no leader", Observation{StatefulSet: ready, Oned: OnedCheck{Checked: true,
+			Err: &oned.Error{Method: "one.system.version", Code: oned.CodeInternal, Message: "[one.system.version] Cannot process request, oned cluster in election mode"}}},
 			metav1.ConditionFalse, metav1.ConditionFalse, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonOnedRefused},
-		{"password unreadable", observation{sts: ready, oned: onedCheck{checked: true, err: errAdminPassword{opennebulav1alpha1.SecretKeySelector{Name: "one-admin", Key: "password"}}}},
+		{"password unreadable", Observation{StatefulSet: ready, Oned: OnedCheck{Checked: true, Err: AdminPasswordError{opennebulav1alpha1.SecretKeySelector{Name: "one-admin", Key: "password"}}}},
 			metav1.ConditionFalse, metav1.ConditionUnknown, opennebulav1alpha1.ReasonAsExpected, opennebulav1alpha1.ReasonNotChecked},
-		{"missing secret", observation{problem: &problem{opennebulav1alpha1.ReasonSecretMissing, "Secret x does not exist"}},
+		{"missing secret", Observation{Problem: &Problem{opennebulav1alpha1.ReasonSecretMissing, "Secret x does not exist"}},
 			metav1.ConditionTrue, metav1.ConditionUnknown, opennebulav1alpha1.ReasonSecretMissing, opennebulav1alpha1.ReasonNotChecked},
-		{"apply error", observation{sts: ready, err: errors.New("boom")},
+		{"apply error", Observation{StatefulSet: ready, Err: errors.New("boom")},
 			metav1.ConditionTrue, metav1.ConditionUnknown, opennebulav1alpha1.ReasonReconcileFailed, opennebulav1alpha1.ReasonNotChecked},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			st := computeStatus(fe, tc.obs, builder.Options{})
+			st := Compute(fe, tc.obs, builder.Options{})
 			d := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionDegraded)
 			o := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionOnedReachable)
 			if d.Status != tc.degraded || d.Reason != tc.degradedReason {
@@ -167,22 +167,22 @@ func TestComputeStatusDegradedAndOned(t *testing.T) {
 				t.Errorf("onedVersion %q, want %q", st.OnedVersion, wantVersion)
 			}
 			s := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionSSHReachable)
-			wantSSH := map[bool]metav1.ConditionStatus{true: metav1.ConditionTrue, false: metav1.ConditionFalse}[tc.obs.oned.sshErr == nil]
-			if !tc.obs.oned.checked {
+			wantSSH := map[bool]metav1.ConditionStatus{true: metav1.ConditionTrue, false: metav1.ConditionFalse}[tc.obs.Oned.SSHErr == nil]
+			if !tc.obs.Oned.Checked {
 				wantSSH = metav1.ConditionUnknown
 			}
 			if s.Status != wantSSH {
 				t.Errorf("SSHReachable %s, want %s", s.Status, wantSSH)
 			}
-			if tc.obs.problem != nil {
+			if tc.obs.Problem != nil {
 				r := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionReady)
-				if r.Status != metav1.ConditionFalse || r.Message != "waiting: "+tc.obs.problem.message {
+				if r.Status != metav1.ConditionFalse || r.Message != "waiting: "+tc.obs.Problem.Message {
 					t.Errorf("Ready %s %q", r.Status, r.Message)
 				}
 			}
 		})
 	}
-	st := computeStatus(fe, observation{sts: ready, inputs: builder.Inputs{LoadBalancerAddress: "192.0.2.1"}}, builder.Options{ClusterDomain: "corp"})
+	st := Compute(fe, Observation{StatefulSet: ready, Inputs: builder.Inputs{LoadBalancerAddress: "192.0.2.1"}}, builder.Options{ClusterDomain: "corp"})
 	if st.Endpoints.Oned != "http://one.ns.svc.corp:2633/RPC2" || st.Endpoints.OnedExternal != "http://192.0.2.1:2633/RPC2" ||
 		st.Hostname != "one-0.one-headless.ns.svc.corp" || st.Version != "" {
 		t.Errorf("facts %+v", st)

@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/status"
+)
+
+// observeInputs gathers what the desired state depends on besides the spec: the load
+// balancer's address and the values of the Secrets the pod reads. A Secret or key the
+// pod needs that does not exist is a problem.
+func (r *OpenNebulaFrontendReconciler) observeInputs(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	svc := &corev1.Service{}
+	key := client.ObjectKey{Namespace: fe.Namespace, Name: builder.NamesFor(fe.Name).ExternalService}
+	if err := r.applier.Get(ctx, key, svc); err == nil && metav1.IsControlledBy(svc, fe) {
+		for _, ing := range svc.Status.LoadBalancer.Ingress {
+			if addr := cmp.Or(ing.IP, ing.Hostname); addr != "" {
+				st.Inputs.LoadBalancerAddress = addr
+				break
+			}
+		}
+	}
+	hash, unwatched, p, err := r.readPodSecrets(ctx, fe)
+	st.Inputs.SecretsHash, st.unwatchedSecrets = hash, unwatched
+	st.Report(p)
+	return err
+}
+
+// readPodSecret reads a Secret the pod reads: from the cache (or as this process just
+// created it), else past the cache, as a user's Secret not labelled opennebula.io/watch
+// is not cached.
+func (r *OpenNebulaFrontendReconciler) readPodSecret(ctx context.Context, key client.ObjectKey, s *corev1.Secret) error {
+	err := r.applier.Get(ctx, key, s)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, s)
+	}
+	return err
+}
+
+// readPodSecrets reads the values of every Secret key the frontend pod reads, for the
+// pod template's inputs hash, and finds what admission cannot: a Secret or key the pod
+// needs that does not exist. unwatched reports a Secret the cache does not hold.
+func (r *OpenNebulaFrontendReconciler) readPodSecrets(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (hash string, unwatched bool, p *status.Problem, err error) {
+	values := map[string]map[string][]byte{}
+	read := map[string]*corev1.Secret{}
+	for _, ref := range builder.PodSecretRefs(fe, r.Options) {
+		s, seen := read[ref.Name]
+		if !seen {
+			s = &corev1.Secret{}
+			switch err := r.readPodSecret(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); {
+			case apierrors.IsNotFound(err):
+				s = nil
+			case err != nil:
+				return "", false, nil, err
+			case s.Labels[builder.LabelWatch] != builder.ValueWatch:
+				unwatched = true
+			}
+			read[ref.Name] = s
+		}
+		switch {
+		case s == nil && ref.Optional:
+		case s == nil:
+			return "", unwatched, &status.Problem{Reason: opennebulav1alpha1.ReasonSecretMissing, Message: fmt.Sprintf("Secret %s does not exist", ref.Name)}, nil
+		case ref.Key == "":
+			values[ref.Name] = mergeBytes(values[ref.Name], s.Data)
+		default:
+			v, ok := s.Data[ref.Key]
+			if !ok && !ref.Optional {
+				return "", unwatched, &status.Problem{Reason: opennebulav1alpha1.ReasonSecretKeyMissing, Message: fmt.Sprintf("Secret %s has no key %q", ref.Name, ref.Key)}, nil
+			}
+			if ok {
+				values[ref.Name] = mergeBytes(values[ref.Name], map[string][]byte{ref.Key: v})
+			}
+		}
+	}
+	return builder.HashSecretValues(values), unwatched, nil, nil
+}
+
+func mergeBytes(into, from map[string][]byte) map[string][]byte {
+	if into == nil {
+		into = make(map[string][]byte, len(from))
+	}
+	maps.Copy(into, from)
+	return into
+}
