@@ -3,7 +3,7 @@
 # drivers) from its source archive, for the conformance suite (`make test-oned`) that checks
 # the project's XML-RPC client and its double against the real thing.
 #
-# What it does and why each step is there is written in ../shared/opennebula/README.md (facts
+# What it does and why each step is there is written in docs/opennebula.md (facts
 # from building it on this kind of machine); in short:
 #   1. the Debian build and run dependencies (apt-get, only those missing);
 #   2. the source: ONE_SOURCE_ARCHIVE, else ../shared/opennebula/one-release-7.2.0-apache.tar.gz
@@ -33,7 +33,7 @@ if [[ -f "${STAMP}" && -x "${PREFIX}/bin/oned" ]]; then
 fi
 
 # Build dependencies (scons, the C++ libraries oned links) and what the Ruby drivers load at
-# run time (../shared/opennebula/README.md lists both). sqlite3 is the CLI the harness uses to
+# run time (docs/opennebula.md lists both). sqlite3 is the CLI the harness uses to
 # copy a leader's database (`.backup`) when a server joins a Raft zone.
 DEB_PACKAGES=(
   scons g++ make pkg-config libxmlrpc-c++8-dev libxml2-dev libsqlite3-dev libssl-dev

@@ -537,12 +537,11 @@ const (
 	ReasonOnedAuthenticationFailed = "OnedAuthenticationFailed"
 	// ReasonOnedRefused: oned answered one.system.version with another error (a Raft zone
 	// with no leader, a disabled zone); the message quotes oned.
-	ReasonOnedRefused         = "OnedRefused"
-	ReasonNotChecked          = "NotChecked"
-	ReasonLoadBalancerPending = "LoadBalancerPending"
-	ReasonPaused              = "Paused"
-	ReasonDowngradeRefused    = "DowngradeRefused"
-	ReasonNotPaused           = "NotPaused"
+	ReasonOnedRefused      = "OnedRefused"
+	ReasonNotChecked       = "NotChecked"
+	ReasonPaused           = "Paused"
+	ReasonDowngradeRefused = "DowngradeRefused"
+	ReasonNotPaused        = "NotPaused"
 	// ReasonVolumeExpansionNotSupported: a volume must grow and its StorageClass does not
 	// allow expansion.
 	ReasonVolumeExpansionNotSupported = "VolumeExpansionNotSupported"

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -62,14 +63,16 @@ type Result struct {
 	NoopWrites           float64            `json:"writesAfterNoopChange"`
 	RSSBytes             float64            `json:"managerRSSBytes"`
 	HeapBytes            float64            `json:"managerHeapInuseBytes"`
-	BytesPerFrontend     float64            `json:"heapBytesPerFrontend"`
-	RSSUnrelatedBytes    float64            `json:"managerRSSWithUnrelatedBytes"`
-	HeapUnrelatedBytes   float64            `json:"managerHeapWithUnrelatedBytes"`
-	Unrelated            int                `json:"unrelatedSecretsAndConfigMaps"`
-	UpdateP50Millis      float64            `json:"updateLatencyP50Millis"`
-	UpdateP99Millis      float64            `json:"updateLatencyP99Millis"`
-	Updates              int                `json:"updates"`
-	StartupMillis        float64            `json:"startupToFirstReconcileMillis"`
+	// HeapProfile is the top of the manager's heap profile with N frontends Ready.
+	HeapProfile        string  `json:"heapProfileTop,omitempty"`
+	BytesPerFrontend   float64 `json:"heapBytesPerFrontend"`
+	RSSUnrelatedBytes  float64 `json:"managerRSSWithUnrelatedBytes"`
+	HeapUnrelatedBytes float64 `json:"managerHeapWithUnrelatedBytes"`
+	Unrelated          int     `json:"unrelatedSecretsAndConfigMaps"`
+	UpdateP50Millis    float64 `json:"updateLatencyP50Millis"`
+	UpdateP99Millis    float64 `json:"updateLatencyP99Millis"`
+	Updates            int     `json:"updates"`
+	StartupMillis      float64 `json:"startupToFirstReconcileMillis"`
 }
 
 // Report is the JSON file.
@@ -264,9 +267,21 @@ func (b *benchRun) raw() error {
 	if err := b.c.Delete(b.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "raw"}}); err != nil {
 		return err
 	}
-	return poll(5*time.Minute, func() (bool, error) {
+	if err := poll(5*time.Minute, func() (bool, error) {
 		err := b.c.Get(b.ctx, client.ObjectKey{Name: "raw"}, &corev1.Namespace{})
 		return apierrors.IsNotFound(err), nil
+	}); err != nil {
+		return err
+	}
+	// And their volumes: the provisioner deleting them must not overlap the operator's run.
+	return poll(5*time.Minute, func() (bool, error) {
+		pvs := &corev1.PersistentVolumeList{}
+		if err := b.c.List(b.ctx, pvs); err != nil {
+			return false, err
+		}
+		return !slices.ContainsFunc(pvs.Items, func(pv corev1.PersistentVolume) bool {
+			return pv.Spec.ClaimRef != nil && pv.Spec.ClaimRef.Namespace == "raw"
+		}), nil
 	})
 }
 
@@ -322,7 +337,8 @@ func (b *benchRun) operator() error {
 	r.ExtraGets, r.Conflicts, r.ReconcileErrors, r.Reconciles = ms.gets, ms.conflicts, ms.reconcileErrors, ms.reconciles
 	r.RSSBytes, r.HeapBytes = ms.rss, ms.heap
 	r.BytesPerFrontend = math.Round(ms.heap / float64(b.n))
-	return nil
+	r.HeapProfile, err = b.manager.heapProfile()
+	return err
 }
 
 // steadyState counts the writes of a restart (full resync), then of a no-op change
@@ -529,28 +545,42 @@ func poll(timeout time.Duration, f func() (bool, error)) error {
 }
 
 type manager struct {
-	cmd     *exec.Cmd
-	url     string
-	started time.Time
-	log     *os.File
+	cmd      *exec.Cmd
+	url      string
+	pprofURL string
+	started  time.Time
+	log      *os.File
+}
+
+// freeAddress is a loopback address with a port free right now.
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
 }
 
 func startManager(kcfg string) (*manager, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddress()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	pprofAddr, err := freeAddress()
+	if err != nil {
+		return nil, err
+	}
 	logf, err := os.CreateTemp("", "bench-manager-*.log")
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--metrics-bind-address=" + addr, "--metrics-secure=false", "--health-probe-bind-address=127.0.0.1:0"}, mgrFlags...)
+	args := append([]string{"--metrics-bind-address=" + addr, "--metrics-secure=false", "--health-probe-bind-address=127.0.0.1:0",
+		"--pprof-bind-address=" + pprofAddr}, mgrFlags...)
 	cmd := exec.Command(filepath.Join(rootDir, "bin", "manager"), args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kcfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	m := &manager{cmd: cmd, url: "http://" + addr + "/metrics", started: time.Now(), log: logf}
+	m := &manager{cmd: cmd, url: "http://" + addr + "/metrics", pprofURL: "http://" + pprofAddr + "/debug/pprof", started: time.Now(), log: logf}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -562,6 +592,30 @@ func startManager(kcfg string) (*manager, error) {
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, nil
 	})
+}
+
+// heapProfile is where the manager's live heap goes: the top of `go tool pprof -top`
+// over a heap profile taken after a GC (inuse_space).
+func (m *manager) heapProfile() (string, error) {
+	resp, err := http.Get(m.pprofURL + "/heap?gc=1")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.CreateTemp("", "bench-heap-*.pb.gz")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = os.Remove(f.Name()) }()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return "", err
+	}
+	_ = f.Close()
+	out, err := run("go", "tool", "pprof", "-top", "-sample_index=inuse_space", "-nodecount=25", m.cmd.Path, f.Name())
+	if err != nil {
+		return "", fmt.Errorf("pprof: %v\n%s", err, out)
+	}
+	return out, nil
 }
 
 func (m *manager) stop() {
@@ -703,15 +757,23 @@ func writeReport(out string, rep Report) error {
 		"The **raw limit** creates the same children (the builders' output) directly with one client at the " +
 		"manager's QPS/burst and waits for the same thing: every StatefulSet's pod ready. The machine is noisy: " +
 		"read ratios, not absolute times. What each tuning change did: [tuning.md](tuning.md).\n\n")
-	md.WriteString("## Convergence and cost\n\n| N | raw limit | operator | operator / raw | writes per frontend (minimum) | GETs (cache misses) | conflicts | reconcile errors | reconciles |\n|---|---|---|---|---|---|---|---|---|\n")
+	chart := filepath.Base(out) + "-convergence.svg"
+	if err := os.WriteFile(filepath.Join(filepath.Dir(out), chart), convergenceChart(rep.Results), 0o644); err != nil {
+		return err
+	}
+	md.WriteString("## Convergence and cost\n\n![Time until every frontend is Ready, against N: operator and raw limit](" + chart + ")\n\n" +
+		"| N | raw limit | operator | operator / raw | writes per frontend (minimum) | GETs per frontend | conflicts | reconcile errors | reconciles |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
-		fmt.Fprintf(&md, "| %d | %.1f s | %.1f s | %.2f | %.2f (%.0f) | %.0f | %.0f | %.0f | %.0f |\n", r.N, r.RawSeconds, r.OperatorSeconds,
-			r.Ratio, r.WritesPerFrontend, r.MinWritesPerFrontend, r.ExtraGets, r.Conflicts, r.ReconcileErrors, r.Reconciles)
+		fmt.Fprintf(&md, "| %d | %.1f s | %.1f s | %.2f | %.2f (%.0f) | %.2f | %.0f | %.0f | %.0f |\n", r.N, r.RawSeconds, r.OperatorSeconds,
+			r.Ratio, r.WritesPerFrontend, r.MinWritesPerFrontend, r.ExtraGets/float64(r.N), r.Conflicts, r.ReconcileErrors, r.Reconciles)
 	}
 	md.WriteString("\nThe minimum is one create per child (ConfigMap, MariaDB Service and StatefulSet, headless and external " +
 		"Services, frontend StatefulSet), one per generated Secret (oneadmin password, MariaDB credentials, SSH key pair) " +
-		"and one status write. Above it: one Event listing what the creation made, and a status write per step of the rollout " +
-		"(created, pods starting, ready). Requests per frontend during creation, by verb and resource (watches and lists excluded):\n\n")
+		"and one status write. Above it: one Event listing what the creation made, and a status write per further step of the " +
+		"rollout the status shows (pods starting, ready). GETs are reads past the cache: a child never needs one (it is created " +
+		"by a create-only apply); a new frontend whose credentials are generated reads its data claims once, so that " +
+		"credentials are never generated over a volume that outlived them. Requests per frontend during creation, by verb and " +
+		"resource (watches and lists excluded):\n\n")
 	for _, r := range rep.Results {
 		keys := make([]string, 0, len(r.RequestsPerFrontend))
 		for k := range r.RequestsPerFrontend {
@@ -733,9 +795,53 @@ func writeReport(out string, rep Report) error {
 		fmt.Fprintf(&md, "| %d | %s | %s | %.1f KiB | %s | %s (%d Secrets + %d ConfigMaps of 1 KiB) |\n", r.N, mib(r.RSSBytes), mib(r.HeapBytes),
 			r.BytesPerFrontend/1024, mib(r.RSSUnrelatedBytes), mib(r.HeapUnrelatedBytes), r.Unrelated, r.Unrelated)
 	}
+	if last := rep.Results[len(rep.Results)-1]; last.HeapProfile != "" {
+		fmt.Fprintf(&md, "\nWhere the heap goes with %d frontends Ready (`go tool pprof -top -sample_index=inuse_space` of the "+
+			"manager's /debug/pprof/heap after a GC):\n\n```\n%s```\n", last.N, last.HeapProfile)
+	}
 	md.WriteString("\n## Latency and startup\n\n| N | image change to StatefulSet updated, p50 | p99 | changes timed | process start to first reconcile |\n|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
 		fmt.Fprintf(&md, "| %d | %.0f ms | %.0f ms | %d | %.0f ms |\n", r.N, r.UpdateP50Millis, r.UpdateP99Millis, r.Updates, r.StartupMillis)
 	}
 	return os.WriteFile(out+".md", []byte(md.String()), 0o644)
+}
+
+// convergenceChart draws the time until every frontend is Ready against N, for the
+// operator and the raw limit, as an SVG line chart.
+func convergenceChart(results []Result) []byte {
+	const w, h, left, right, top, bottom = 640.0, 360.0, 60.0, 20.0, 20.0, 50.0
+	maxN, maxT := 1.0, 1.0
+	for _, r := range results {
+		maxN = max(maxN, float64(r.N))
+		maxT = max(maxT, r.OperatorSeconds, r.RawSeconds)
+	}
+	x := func(n float64) float64 { return left + n/maxN*(w-left-right) }
+	y := func(t float64) float64 { return h - bottom - t/maxT*(h-top-bottom) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", w, h)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`+
+		`<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`+"\n", left, h-bottom, w-right, h-bottom, left, top, left, h-bottom)
+	for i := 0; i <= 4; i++ {
+		t := maxT * float64(i) / 4
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%.0f s</text>`+"\n", left-6, y(t)+4, t)
+	}
+	for _, r := range results {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">%d</text>`+"\n", x(float64(r.N)), h-bottom+16, r.N)
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">frontends (N)</text>`+"\n", (left+w-right)/2, h-8)
+	for _, s := range []struct {
+		name, color string
+		t           func(Result) float64
+	}{{"operator", "#d62728", func(r Result) float64 { return r.OperatorSeconds }}, {"raw limit", "#1f77b4", func(r Result) float64 { return r.RawSeconds }}} {
+		pts := make([]string, 0, 1+len(results))
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(0), y(0)))
+		for _, r := range results {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(r.N)), y(s.t(r))))
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", s.color, strings.Join(pts, " "))
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#d62728">operator</text><text x="%.0f" y="%.0f" fill="#1f77b4">raw limit</text>`+"\n",
+		left+10, top+12, left+10, top+28)
+	b.WriteString("</svg>\n")
+	return []byte(b.String())
 }

@@ -96,6 +96,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "local-provisioner:", err)
 		os.Exit(1)
 	}
+	// No client-side rate limit, like the cluster's own controllers in the benchmark
+	// (kwokctl --disable-qps-limits): client-go's default of 5 requests per second made
+	// this provisioner, not the system under test, the slowest step of every rollout.
+	cfg.QPS = -1
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()

@@ -22,7 +22,7 @@ type FrontendPort struct {
 }
 
 // Ports is the one table every generated object takes its ports from (see
-// shared/DOMAIN.md). Order is the order in which they appear in every object.
+// docs/opennebula.md). Order is the order in which they appear in every object.
 var Ports = []FrontendPort{
 	{Name: "oned", Port: 2633, Protocol: corev1.ProtocolTCP, Headless: true},
 	{Name: "fireedge", Port: 2616, Protocol: corev1.ProtocolTCP},

@@ -13,7 +13,7 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 )
 
-// The image contract (shared/DOMAIN.md): files under /var/lib/one belong to oneadmin.
+// The image contract (docs/opennebula.md): files under /var/lib/one belong to oneadmin.
 const (
 	// ContainerName is the frontend container's name.
 	ContainerName = "opennebula"

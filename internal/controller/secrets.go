@@ -22,11 +22,12 @@ import (
 // still exists is not generated again: new credentials would lock oned out of its data.
 func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
 	owned := fe.Spec.SecretRetentionPolicy == opennebulav1alpha1.SecretRetentionDelete
+	claims := map[string]bool{} // data claim name → exists: read once per reconcile
 	for _, gen := range builder.GeneratedSecrets(fe) {
 		live := &corev1.Secret{}
 		err := r.applier.Get(ctx, client.ObjectKeyFromObject(gen.Secret), live)
 		if apierrors.IsNotFound(err) {
-			taken, p, err := r.createGeneratedSecret(ctx, fe, gen, owned, st)
+			taken, p, err := r.createGeneratedSecret(ctx, fe, gen, owned, claims, st)
 			if p != nil || err != nil {
 				st.Report(p)
 				return err
@@ -58,8 +59,8 @@ func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Contex
 // would be written to already holds data (the problem returned), or its name is taken:
 // then the object in the way is read into gen.Secret and taken is true.
 func (r *OpenNebulaFrontendReconciler) createGeneratedSecret(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, gen builder.GeneratedSecret,
-	owned bool, st *reconcileState) (taken bool, p *status.Problem, err error) {
-	if p, err := r.dataOutlivedSecret(ctx, fe, gen); p != nil || err != nil {
+	owned bool, claims map[string]bool, st *reconcileState) (taken bool, p *status.Problem, err error) {
+	if p, err := r.dataOutlivedSecret(ctx, fe, gen, claims); p != nil || err != nil {
 		return false, p, err
 	}
 	if err := gen.Generate("oneadmin@" + fe.Namespace + "/" + fe.Name); err != nil {
@@ -87,29 +88,36 @@ func (r *OpenNebulaFrontendReconciler) createGeneratedSecret(ctx context.Context
 // from a backup, or the Helm chart's claim a migrated frontend takes over
 // (docs/migrating-from-helm.md), lacks the operator's labels, and missing it would
 // regenerate credentials over its data. It is the one read a new frontend costs, and
-// only for a StatefulSet whose credentials are generated.
-func (r *OpenNebulaFrontendReconciler) dataOutlivedSecret(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, gen builder.GeneratedSecret) (*status.Problem, error) {
+// only for a StatefulSet whose credentials are generated (claims remembers the answers
+// of one reconcile: the admin password and the SSH key share the frontend's claim).
+func (r *OpenNebulaFrontendReconciler) dataOutlivedSecret(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, gen builder.GeneratedSecret,
+	claims map[string]bool) (*status.Problem, error) {
 	names := builder.NamesFor(fe.Name)
 	sts := names.StatefulSet
 	if gen.Kind == builder.SecretMariaDB {
 		sts = names.MariaDB
 	}
-	pvc := &corev1.PersistentVolumeClaim{}
-	key := client.ObjectKey{Namespace: fe.Namespace, Name: names.DataVolume + "-" + sts + "-0"}
-	err := r.Get(ctx, key, pvc)
-	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, pvc)
+	claim := names.DataVolume + "-" + sts + "-0"
+	exists, known := claims[claim]
+	if !known {
+		key := client.ObjectKey{Namespace: fe.Namespace, Name: claim}
+		err := r.Get(ctx, key, &corev1.PersistentVolumeClaim{})
+		if apierrors.IsNotFound(err) {
+			err = r.APIReader.Get(ctx, key, &corev1.PersistentVolumeClaim{})
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		exists = err == nil
+		claims[claim] = exists
 	}
-	if apierrors.IsNotFound(err) {
+	if !exists {
 		return nil, nil
-	}
-	if err != nil {
-		return nil, err
 	}
 	return &status.Problem{Reason: opennebulav1alpha1.ReasonSecretMissing, Message: fmt.Sprintf(
 		"generated Secret %s is missing but volume %s, initialised with its credentials, still exists: "+
 			"restore the Secret (new credentials would not match the data), or delete the volume to start afresh",
-		gen.Secret.Name, pvc.Name)}, nil
+		gen.Secret.Name, claim)}, nil
 }
 
 func missingKeys(s *corev1.Secret, gen builder.GeneratedSecret) *status.Problem {

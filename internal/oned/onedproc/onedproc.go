@@ -7,7 +7,7 @@
 // Every server lives in its own directory (its own etc/ and var/, the install's bin, lib and
 // share linked), listens on 127.0.0.1 only on ports picked free, runs in its own process
 // group, and is stopped by that group's PID when the test ends, whether it passed or not.
-// The facts each step follows are in ../shared/opennebula/README.md (built and run here).
+// The facts each step follows are in docs/opennebula.md (built and run here).
 package onedproc
 
 import (

@@ -25,7 +25,7 @@ type Zone struct {
 }
 
 // StartZone forms a Raft zone of n servers following OpenNebula's procedure (the HA guide,
-// and ../shared/opennebula/README.md where it was run here):
+// docs/opennebula.md for what running it here taught):
 //  1. the first server starts solo and is added to zone 0 with one.zone.addserver under
 //     its own name and endpoint; its ID is read back from one.zone.info, not assumed;
 //  2. it restarts with that SERVER_ID and becomes leader once its first election is held;
