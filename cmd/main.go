@@ -107,6 +107,11 @@ func runManager() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	if soft, err := setMemoryLimit(); err != nil {
+		setupLog.Error(err, "ignoring the memory limit")
+	} else if soft > 0 {
+		setupLog.Info("Go heap kept under the container's memory limit", "softLimitBytes", soft)
+	}
 
 	// if the enable-http2 flag is false (the default), http/2 should be disabled
 	// due to its vulnerabilities. More specifically, disabling http/2 will

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/yaml"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/apply"
@@ -64,7 +66,9 @@ type Result struct {
 	RSSBytes             float64            `json:"managerRSSBytes"`
 	HeapBytes            float64            `json:"managerHeapInuseBytes"`
 	// HeapProfile is the top of the manager's heap profile with N frontends Ready.
-	HeapProfile        string  `json:"heapProfileTop,omitempty"`
+	HeapProfile string `json:"heapProfileTop,omitempty"`
+	// LiveHeapBytes is the heap in use right after a collection (the profile's total).
+	LiveHeapBytes      float64 `json:"liveHeapBytes,omitempty"`
 	BytesPerFrontend   float64 `json:"heapBytesPerFrontend"`
 	RSSUnrelatedBytes  float64 `json:"managerRSSWithUnrelatedBytes"`
 	HeapUnrelatedBytes float64 `json:"managerHeapWithUnrelatedBytes"`
@@ -132,16 +136,17 @@ func main() {
 			fatal(fmt.Errorf("n=%d: %w", n, err))
 		}
 		report.Results = append(report.Results, r)
+		if !*smoke {
+			// After each N, so that a long run that fails later keeps what it measured.
+			if err := writeReport(*out, report); err != nil {
+				fatal(err)
+			}
+		}
 		fmt.Printf("N=%d raw %.1fs operator %.1fs (x%.2f) writes/frontend %.1f (min %.0f) restart writes %.0f no-op writes %.0f heap %.1f MiB rss %.1f MiB update p50 %.0fms p99 %.0fms\n",
 			n, r.RawSeconds, r.OperatorSeconds, r.Ratio, r.WritesPerFrontend, r.MinWritesPerFrontend, r.RestartWrites, r.NoopWrites,
 			r.HeapBytes/(1<<20), r.RSSBytes/(1<<20), r.UpdateP50Millis, r.UpdateP99Millis)
 		if r.RestartWrites != 0 || r.NoopWrites != 0 {
 			failures = append(failures, fmt.Sprintf("n=%d: steady state issued writes (restart %.0f, no-op change %.0f)", n, r.RestartWrites, r.NoopWrites))
-		}
-	}
-	if !*smoke {
-		if err := writeReport(*out, report); err != nil {
-			fatal(err)
 		}
 	}
 	if len(failures) > 0 {
@@ -262,19 +267,22 @@ func (b *benchRun) raw() error {
 		return fmt.Errorf("raw: %w", err)
 	}
 	b.r.RawSeconds = time.Since(start).Seconds()
+	fmt.Printf("  raw limit: %d frontends' children ready in %.1f s\n", b.n, b.r.RawSeconds)
 	// The raw children carry the operator's labels: remove them so that the operator's
 	// cache (and its memory figure) holds only its own.
 	if err := b.c.Delete(b.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "raw"}}); err != nil {
 		return err
 	}
-	if err := poll(5*time.Minute, func() (bool, error) {
+	// Deleting 1000 frontends' children and volumes takes minutes: scale the wait with N.
+	timeout := max(5*time.Minute, time.Duration(b.n)*time.Second)
+	if err := poll(timeout, func() (bool, error) {
 		err := b.c.Get(b.ctx, client.ObjectKey{Name: "raw"}, &corev1.Namespace{})
 		return apierrors.IsNotFound(err), nil
 	}); err != nil {
-		return err
+		return fmt.Errorf("deleting the raw side's namespace: %w", err)
 	}
 	// And their volumes: the provisioner deleting them must not overlap the operator's run.
-	return poll(5*time.Minute, func() (bool, error) {
+	return wrap("deleting the raw side's volumes", poll(timeout, func() (bool, error) {
 		pvs := &corev1.PersistentVolumeList{}
 		if err := b.c.List(b.ctx, pvs); err != nil {
 			return false, err
@@ -282,7 +290,15 @@ func (b *benchRun) raw() error {
 		return !slices.ContainsFunc(pvs.Items, func(pv corev1.PersistentVolume) bool {
 			return pv.Spec.ClaimRef != nil && pv.Spec.ClaimRef.Namespace == "raw"
 		}), nil
-	})
+	}))
+}
+
+// wrap says which wait failed.
+func wrap(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // restartManager stops the manager (if running) and starts a new one.
@@ -337,7 +353,8 @@ func (b *benchRun) operator() error {
 	r.ExtraGets, r.Conflicts, r.ReconcileErrors, r.Reconciles = ms.gets, ms.conflicts, ms.reconcileErrors, ms.reconciles
 	r.RSSBytes, r.HeapBytes = ms.rss, ms.heap
 	r.BytesPerFrontend = math.Round(ms.heap / float64(b.n))
-	r.HeapProfile, err = b.manager.heapProfile()
+	fmt.Printf("  operator: %d frontends Ready in %.1f s\n", b.n, r.OperatorSeconds)
+	r.HeapProfile, r.LiveHeapBytes, err = b.manager.heapProfile()
 	return err
 }
 
@@ -423,6 +440,28 @@ func (b *benchRun) unrelated(count int) error {
 	return nil
 }
 
+// deploymentMemoryLimit is the manager container's memory limit in bytes as
+// config/manager/manager.yaml sets it: the bench runs the manager with the MEMORY_LIMIT
+// the Deployment gives it from the downward API, so that its Go heap is bounded alike.
+func deploymentMemoryLimit() (int64, error) {
+	b, err := os.ReadFile(filepath.Join(rootDir, "config", "manager", "manager.yaml"))
+	if err != nil {
+		return 0, err
+	}
+	for doc := range bytes.SplitSeq(b, []byte("\n---")) {
+		d := &appsv1.Deployment{}
+		if err := yaml.Unmarshal(doc, d); err != nil || d.Kind != "Deployment" {
+			continue
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				return q.Value(), nil
+			}
+		}
+	}
+	return 0, errors.New("config/manager/manager.yaml: no memory limit on the manager container")
+}
+
 // statefulSetsPerFrontend counts the StatefulSets one default frontend has (the
 // frontend's, and the managed database's).
 func statefulSetsPerFrontend() int {
@@ -494,8 +533,25 @@ func frontend(ns string, i int) *opennebulav1alpha1.OpenNebulaFrontend {
 	return &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("fe-%d", i), Namespace: ns}}
 }
 
+// waitTimeout bounds a wait for N frontends: generous, as 1000 take minutes on 2 cores.
+func waitTimeout(n int) time.Duration {
+	return max(10*time.Minute, time.Duration(n)*1200*time.Millisecond)
+}
+
+// progress prints a wait's count at most every 30 s, so a slow run shows where it is.
+func progress(what string) func(done, of int) {
+	last := time.Now()
+	return func(done, of int) {
+		if time.Since(last) >= 30*time.Second {
+			fmt.Printf("  %s: %d of %d\n", what, done, of)
+			last = time.Now()
+		}
+	}
+}
+
 func waitStatefulSetsReady(ctx context.Context, c client.Client, ns string, n int) error {
-	return poll(10*time.Minute, func() (bool, error) {
+	report := progress(ns + ": StatefulSets ready")
+	return poll(waitTimeout(n), func() (bool, error) {
 		list := &appsv1.StatefulSetList{}
 		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
 			return false, err
@@ -506,12 +562,14 @@ func waitStatefulSetsReady(ctx context.Context, c client.Client, ns string, n in
 				ready++
 			}
 		}
+		report(ready, n)
 		return ready == n, nil
 	})
 }
 
 func waitFrontendsReady(ctx context.Context, c client.Client, ns string, n int) error {
-	return poll(10*time.Minute, func() (bool, error) {
+	report := progress(ns + ": frontends Ready")
+	return poll(waitTimeout(n), func() (bool, error) {
 		list := &opennebulav1alpha1.OpenNebulaFrontendList{}
 		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
 			return false, err
@@ -523,6 +581,7 @@ func waitFrontendsReady(ctx context.Context, c client.Client, ns string, n int) 
 				ready++
 			}
 		}
+		report(ready, n)
 		return ready == n, nil
 	})
 }
@@ -578,7 +637,11 @@ func startManager(kcfg string) (*manager, error) {
 	args := append([]string{"--metrics-bind-address=" + addr, "--metrics-secure=false", "--health-probe-bind-address=127.0.0.1:0",
 		"--pprof-bind-address=" + pprofAddr}, mgrFlags...)
 	cmd := exec.Command(filepath.Join(rootDir, "bin", "manager"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kcfg)
+	limit, err := deploymentMemoryLimit()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kcfg, "MEMORY_LIMIT="+strconv.FormatInt(limit, 10))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	m := &manager{cmd: cmd, url: "http://" + addr + "/metrics", pprofURL: "http://" + pprofAddr + "/debug/pprof", started: time.Now(), log: logf}
 	if err := cmd.Start(); err != nil {
@@ -596,26 +659,32 @@ func startManager(kcfg string) (*manager, error) {
 
 // heapProfile is where the manager's live heap goes: the top of `go tool pprof -top`
 // over a heap profile taken after a GC (inuse_space).
-func (m *manager) heapProfile() (string, error) {
+func (m *manager) heapProfile() (string, float64, error) {
 	resp, err := http.Get(m.pprofURL + "/heap?gc=1")
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	f, err := os.CreateTemp("", "bench-heap-*.pb.gz")
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer func() { _ = os.Remove(f.Name()) }()
 	if _, err := io.Copy(f, resp.Body); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	_ = f.Close()
 	out, err := run("go", "tool", "pprof", "-top", "-sample_index=inuse_space", "-nodecount=25", m.cmd.Path, f.Name())
 	if err != nil {
-		return "", fmt.Errorf("pprof: %v\n%s", err, out)
+		return "", 0, fmt.Errorf("pprof: %v\n%s", err, out)
 	}
-	return out, nil
+	// "Showing nodes accounting for 14166.39kB, 100% of 14166.39kB total"
+	var live float64
+	if m := regexp.MustCompile(`of ([0-9.]+)([kMG]B) total`).FindStringSubmatch(out); m != nil {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		live = v * map[string]float64{"kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[m[2]]
+	}
+	return out, live, nil
 }
 
 func (m *manager) stop() {
@@ -790,9 +859,13 @@ func writeReport(out string, rep Report) error {
 	for _, r := range rep.Results {
 		fmt.Fprintf(&md, "| %d | %.0f | %.0f |\n", r.N, r.RestartWrites, r.NoopWrites)
 	}
-	md.WriteString("\n## Memory\n\n| N | RSS | Go heap in use | heap / N | RSS with unrelated objects | heap with unrelated objects |\n|---|---|---|---|---|---|\n")
+	md.WriteString("\n## Memory\n\nThe manager runs with the Deployment's memory limit (MEMORY_LIMIT, from " +
+		"config/manager/manager.yaml: its Go heap is kept under 90 % of it). *Live heap* is the heap right after a " +
+		"collection (the heap profile's total); *heap in use* is what the runtime holds at the scrape, garbage included.\n\n" +
+		"| N | RSS | live heap | live heap / N | heap in use | heap in use / N | RSS with unrelated objects | heap with unrelated objects |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
-		fmt.Fprintf(&md, "| %d | %s | %s | %.1f KiB | %s | %s (%d Secrets + %d ConfigMaps of 1 KiB) |\n", r.N, mib(r.RSSBytes), mib(r.HeapBytes),
+		fmt.Fprintf(&md, "| %d | %s | %s | %.1f KiB | %s | %.1f KiB | %s | %s (%d Secrets + %d ConfigMaps of 1 KiB) |\n", r.N, mib(r.RSSBytes),
+			mib(r.LiveHeapBytes), r.LiveHeapBytes/float64(r.N)/1024, mib(r.HeapBytes),
 			r.BytesPerFrontend/1024, mib(r.RSSUnrelatedBytes), mib(r.HeapUnrelatedBytes), r.Unrelated, r.Unrelated)
 	}
 	if last := rep.Results[len(rep.Results)-1]; last.HeapProfile != "" {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
@@ -24,6 +25,22 @@ const EnvWatchNamespace = "WATCH_NAMESPACE"
 // BuilderOptionsFromEnv reads the operator-level builder options from the environment.
 func BuilderOptionsFromEnv() builder.Options {
 	return builder.Options{DefaultImage: os.Getenv(EnvRelatedImage)}
+}
+
+// lastAppliedAnnotation is kubectl's client-side apply record.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// stripLastApplied drops managedFields and kubectl's last-applied copy of the object
+// from a cached frontend (a ByObject transform replaces the default one).
+func stripLastApplied(obj any) (any, error) {
+	obj, err := cache.TransformStripManagedFields()(obj)
+	if o, ok := obj.(client.Object); ok && err == nil {
+		if ann := o.GetAnnotations(); ann[lastAppliedAnnotation] != "" {
+			delete(ann, lastAppliedAnnotation)
+			o.SetAnnotations(ann)
+		}
+	}
+	return obj, err
 }
 
 // WatchNamespaces parses WATCH_NAMESPACE; nil means every namespace.
@@ -54,6 +71,9 @@ func CacheOptions(namespaces []string) cache.Options {
 			&networkingv1.Ingress{}: owned,
 			// The claims made from the volumeClaimTemplates carry the operator's labels.
 			&corev1.PersistentVolumeClaim{}: owned,
+			// kubectl's client-side apply (and Argo CD's default sync) keeps a copy of the
+			// whole frontend in an annotation the operator never reads.
+			&opennebulav1alpha1.OpenNebulaFrontend{}: {Transform: stripLastApplied},
 		},
 	}
 	if len(namespaces) > 0 {

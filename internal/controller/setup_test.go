@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -50,6 +53,23 @@ func TestCacheOptions(t *testing.T) {
 		if !found {
 			t.Errorf("%T is not selected by %s in the cache", obj, selector)
 		}
+	}
+	// The frontends lose kubectl's last-applied copy (and managedFields) in the cache.
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Annotations: map[string]string{
+		lastAppliedAnnotation: `{"spec":{}}`, "kept": "yes"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
+	var transformed bool
+	for k, v := range all.ByObject {
+		if _, ok := k.(*opennebulav1alpha1.OpenNebulaFrontend); ok && v.Transform != nil {
+			out, err := v.Transform(fe)
+			got := out.(*opennebulav1alpha1.OpenNebulaFrontend)
+			if err != nil || got.Annotations[lastAppliedAnnotation] != "" || got.Annotations["kept"] != "yes" || got.ManagedFields != nil {
+				t.Errorf("transformed frontend %+v, %v", got.ObjectMeta, err)
+			}
+			transformed = true
+		}
+	}
+	if !transformed {
+		t.Error("the frontends have no cache transform")
 	}
 	some := CacheOptions([]string{"a", "b"})
 	if len(some.DefaultNamespaces) != 2 {

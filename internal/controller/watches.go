@@ -21,9 +21,36 @@ import (
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
+// Cache indexes of the frontends, so that mapping a Secret or claim event to its
+// frontends reads only those: listing every frontend of the namespace per event (and
+// building each one's pod spec to find the Secrets it reads) made the event storm of
+// creating N frontends cost O(N²); at N=1000 it did not converge in 10 minutes.
+const (
+	// indexFrontendLabel: the opennebula.io/frontend label value of the frontend's children.
+	indexFrontendLabel = "opennebula.io/frontend-label"
+	// indexPodSecret: the names of the Secrets the frontend's pod reads.
+	indexPodSecret = "opennebula.io/pod-secret"
+)
+
 // SetupWithManager sets up the controller with the Manager: the write engine over the
-// manager's cache and API reader, and what wakes a frontend up.
+// manager's cache and API reader, the cache indexes, and what wakes a frontend up.
 func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(context.Background(), &opennebulav1alpha1.OpenNebulaFrontend{}, indexFrontendLabel,
+		func(o client.Object) []string { return []string{builder.NamesFor(o.GetName()).FrontendLabel} }); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(context.Background(), &opennebulav1alpha1.OpenNebulaFrontend{}, indexPodSecret, func(o client.Object) []string {
+		var names []string
+		for _, ref := range builder.PodSecretRefs(o.(*opennebulav1alpha1.OpenNebulaFrontend), r.Options) {
+			if !slices.Contains(names, ref.Name) {
+				names = append(names, ref.Name)
+			}
+		}
+		return names
+	}); err != nil {
+		return err
+	}
 	r.applier = &apply.Applier{
 		Client:    r.Client,
 		APIReader: r.APIReader,
@@ -50,45 +77,52 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 }
 
 // secretToFrontends wakes the frontend a generated Secret names, and every frontend in
-// the Secret's namespace whose pod reads it. Only watched Secrets come here (labelled
-// opennebula.io/watch), so listing the namespace's frontends is rare and cheap.
+// the Secret's namespace whose pod reads it (the indexPodSecret index). Only watched
+// Secrets come here (labelled opennebula.io/watch).
 func (r *OpenNebulaFrontendReconciler) secretToFrontends(ctx context.Context, obj client.Object) []reconcile.Request {
-	generatedFor := obj.GetAnnotations()[builder.AnnotationFrontendOf]
-	list := &opennebulav1alpha1.OpenNebulaFrontendList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing the frontends that read a Secret", "secret", obj.GetName())
-		return nil
-	}
 	var out []reconcile.Request
-	for _, fe := range list.Items {
-		reads := slices.ContainsFunc(builder.PodSecretRefs(&fe, r.Options), func(ref builder.SecretKeyRef) bool {
-			return ref.Name == obj.GetName()
-		})
-		if reads || fe.Name == generatedFor {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&fe)})
+	if generatedFor := obj.GetAnnotations()[builder.AnnotationFrontendOf]; generatedFor != "" {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: generatedFor}})
+	}
+	readers, err := r.frontendsBy(ctx, obj.GetNamespace(), indexPodSecret, obj.GetName())
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing the frontends that read a Secret", "secret", obj.GetName())
+		return out
+	}
+	for _, req := range readers {
+		if !slices.Contains(out, req) {
+			out = append(out, req)
 		}
 	}
 	return out
 }
 
 // claimToFrontend finds the frontend whose label the claim carries (the label value may
-// be a shortened name, so it is compared with each frontend's).
+// be a shortened name: the indexFrontendLabel index maps it back).
 func (r *OpenNebulaFrontendReconciler) claimToFrontend(ctx context.Context, obj client.Object) []reconcile.Request {
 	label := obj.GetLabels()[builder.LabelFrontend]
 	if label == "" {
 		return nil
 	}
-	list := &opennebulav1alpha1.OpenNebulaFrontendList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+	out, err := r.frontendsBy(ctx, obj.GetNamespace(), indexFrontendLabel, label)
+	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing the frontends of a claim", "claim", obj.GetName())
-		return nil
 	}
-	for _, fe := range list.Items {
-		if builder.NamesFor(fe.Name).FrontendLabel == label {
-			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(&fe)}}
-		}
+	return out
+}
+
+// frontendsBy lists the frontends of a namespace whose index holds value, from the cache
+// and without copying them (only their names are read).
+func (r *OpenNebulaFrontendReconciler) frontendsBy(ctx context.Context, namespace, index, value string) ([]reconcile.Request, error) {
+	list := &opennebulav1alpha1.OpenNebulaFrontendList{}
+	if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index: value}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
 	}
-	return nil
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out, nil
 }
 
 func builderWithPredicates() ctrlbuilder.Predicates {
