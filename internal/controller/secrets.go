@@ -84,12 +84,16 @@ func (r *OpenNebulaFrontendReconciler) createGeneratedSecret(ctx context.Context
 // dataOutlivedSecret reports a problem when the volume that the generated Secret's
 // credentials were written to exists but the Secret does not (deleted by hand).
 //
-// The claim is read past the cache when the cache does not have it: a claim restored
-// from a backup, or the Helm chart's claim a migrated frontend takes over
-// (docs/migrating-from-helm.md), lacks the operator's labels, and missing it would
-// regenerate credentials over its data. It is the one read a new frontend costs, and
-// only for a StatefulSet whose credentials are generated (claims remembers the answers
-// of one reconcile: the admin password and the SSH key share the frontend's claim).
+// The claim is looked for in the label-selected cache, where the claims made from the
+// StatefulSet's templates are. A frontend the operator has reported on before
+// (status.observedGeneration set) also has it read past the cache: a claim restored
+// without the operator's labels must block regenerating credentials over its data, as
+// must a claim whose labels someone removed. A brand-new frontend is not: that read was
+// the only request of its creation that was not a write (one per data claim, 2 of ~12),
+// and a new frontend put on an existing volume is told to reference its Secrets instead
+// (docs/migrating-from-helm.md); credentials generated over such a volume are refused by
+// oned (OnedAuthenticationFailed), not written into it. claims remembers the answers of
+// one reconcile: the admin password and the SSH key share the frontend's claim.
 func (r *OpenNebulaFrontendReconciler) dataOutlivedSecret(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, gen builder.GeneratedSecret,
 	claims map[string]bool) (*status.Problem, error) {
 	names := builder.NamesFor(fe.Name)
@@ -102,7 +106,7 @@ func (r *OpenNebulaFrontendReconciler) dataOutlivedSecret(ctx context.Context, f
 	if !known {
 		key := client.ObjectKey{Namespace: fe.Namespace, Name: claim}
 		err := r.Get(ctx, key, &corev1.PersistentVolumeClaim{})
-		if apierrors.IsNotFound(err) {
+		if apierrors.IsNotFound(err) && fe.Status.ObservedGeneration > 0 {
 			err = r.APIReader.Get(ctx, key, &corev1.PersistentVolumeClaim{})
 		}
 		if err != nil && !apierrors.IsNotFound(err) {
