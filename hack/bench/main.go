@@ -93,7 +93,7 @@ var (
 	rootDir  string
 	kubectl  string
 	scheme   = runtime.NewScheme()
-	mgrFlags = []string{"--kube-api-qps=50", "--kube-api-burst=100", "--max-concurrent-reconciles=4"}
+	mgrFlags = []string{"--kube-api-qps=50", "--kube-api-burst=100", "--max-concurrent-reconciles=16"}
 )
 
 func main() {
