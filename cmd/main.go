@@ -100,9 +100,8 @@ func runManager() {
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of requests the manager may send to the API server.")
 	flag.StringVar(&clusterDomain, "cluster-domain", builder.DefaultClusterDomain,
 		"The cluster's DNS domain, used in the frontends' stable DNS names.")
-	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 16,
-		"How many frontends are reconciled in parallel. A reconcile spends most of its time waiting on the API "+
-			"server, so workers, not the client rate limit, bounded a large creation at 4.")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4,
+		"How many frontends are reconciled in parallel.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -93,7 +93,7 @@ var (
 	rootDir  string
 	kubectl  string
 	scheme   = runtime.NewScheme()
-	mgrFlags = []string{"--kube-api-qps=50", "--kube-api-burst=100", "--max-concurrent-reconciles=16"}
+	mgrFlags = []string{"--kube-api-qps=50", "--kube-api-burst=100", "--max-concurrent-reconciles=4"}
 )
 
 func main() {
@@ -839,10 +839,9 @@ func writeReport(out string, rep Report) error {
 	md.WriteString("\nThe minimum is one create per child (ConfigMap, MariaDB Service and StatefulSet, headless and external " +
 		"Services, frontend StatefulSet), one per generated Secret (oneadmin password, MariaDB credentials, SSH key pair) " +
 		"and one status write. Above it: one Event listing what the creation made, and a status write per further step of the " +
-		"rollout the status shows (pods starting, ready). GETs are reads past the cache: a child never needs one (it is created " +
-		"by a create-only apply); a new frontend whose credentials are generated reads its data claims once, so that " +
-		"credentials are never generated over a volume that outlived them. Requests per frontend during creation, by verb and " +
-		"resource (watches and lists excluded):\n\n")
+		"rollout the status shows (pods starting, ready). GETs are reads past the cache: a new frontend needs none (a child " +
+		"is created by a create-only apply; the rare `get nonresource` is discovery). Requests per frontend during creation, " +
+		"by verb and resource (watches and lists excluded):\n\n")
 	for _, r := range rep.Results {
 		keys := make([]string, 0, len(r.RequestsPerFrontend))
 		for k := range r.RequestsPerFrontend {
