@@ -119,6 +119,17 @@ func (a *Applier) Get(ctx context.Context, key client.ObjectKey, obj client.Obje
 	return err
 }
 
+// GetOrRead is Get, then a read past the cache when neither the cache nor this process
+// has the object: for objects the cache may not hold (a user's Secret without the watch
+// label, a claim restored without the operator's labels).
+func (a *Applier) GetOrRead(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := a.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = a.APIReader.Get(ctx, key, obj)
+	}
+	return err
+}
+
 // get is Get, also saying whether obj is what this process created rather than what
 // the cache holds.
 func (a *Applier) get(ctx context.Context, key client.ObjectKey, obj client.Object) (remembered bool, err error) {

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,7 +40,7 @@ func (r *OpenNebulaFrontendReconciler) applyChildren(ctx context.Context, fe *op
 			continue
 		}
 		if err != nil {
-			if !isConflict(err) {
+			if !apierrors.IsConflict(err) {
 				r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonApplyFailed, "%v", err)
 			}
 			return err

@@ -36,20 +36,10 @@ func (r *OpenNebulaFrontendReconciler) observeInputs(ctx context.Context, fe *op
 	return err
 }
 
-// readPodSecret reads a Secret the pod reads: from the cache (or as this process just
-// created it), else past the cache, as a user's Secret not labelled opennebula.io/watch
-// is not cached.
-func (r *OpenNebulaFrontendReconciler) readPodSecret(ctx context.Context, key client.ObjectKey, s *corev1.Secret) error {
-	err := r.applier.Get(ctx, key, s)
-	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, s)
-	}
-	return err
-}
-
 // readPodSecrets reads the values of every Secret key the frontend pod reads, for the
 // pod template's inputs hash, and finds what admission cannot: a Secret or key the pod
-// needs that does not exist. unwatched reports a Secret the cache does not hold.
+// needs that does not exist. A user's Secret not labelled opennebula.io/watch is not
+// cached and is read past the cache; unwatched reports that one was.
 func (r *OpenNebulaFrontendReconciler) readPodSecrets(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (hash string, unwatched bool, p *status.Problem, err error) {
 	values := map[string]map[string][]byte{}
 	read := map[string]*corev1.Secret{}
@@ -57,7 +47,7 @@ func (r *OpenNebulaFrontendReconciler) readPodSecrets(ctx context.Context, fe *o
 		s, seen := read[ref.Name]
 		if !seen {
 			s = &corev1.Secret{}
-			switch err := r.readPodSecret(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); {
+			switch err := r.applier.GetOrRead(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); {
 			case apierrors.IsNotFound(err):
 				s = nil
 			case err != nil:

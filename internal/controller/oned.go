@@ -98,7 +98,7 @@ func (r *OpenNebulaFrontendReconciler) callOned(ctx context.Context, fe *openneb
 func (r *OpenNebulaFrontendReconciler) adminPassword(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
 	ref := builder.AdminPasswordRef(fe)
 	s := &corev1.Secret{}
-	if err := r.readPodSecret(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); err != nil {
+	if err := r.applier.GetOrRead(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", status.AdminPasswordError{Ref: ref}
 		}

@@ -154,7 +154,7 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 		}
 	}
 	st.changes.record(r.Recorder, fe)
-	if isConflict(st.Err) {
+	if apierrors.IsConflict(st.Err) {
 		// Someone wrote the object between our read and our write: not a failure, and
 		// not worth a Degraded flap or a Warning. Try again with the object as it now is.
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil
@@ -286,5 +286,3 @@ func (r *OpenNebulaFrontendReconciler) updateStatus(ctx context.Context, fe *ope
 	}
 	return nil
 }
-
-func isConflict(err error) bool { return apierrors.IsConflict(err) }

@@ -105,10 +105,11 @@ func (r *OpenNebulaFrontendReconciler) dataOutlivedSecret(ctx context.Context, f
 	exists, known := claims[claim]
 	if !known {
 		key := client.ObjectKey{Namespace: fe.Namespace, Name: claim}
-		err := r.Get(ctx, key, &corev1.PersistentVolumeClaim{})
-		if apierrors.IsNotFound(err) && fe.Status.ObservedGeneration > 0 {
-			err = r.APIReader.Get(ctx, key, &corev1.PersistentVolumeClaim{})
+		get := r.applier.Get
+		if fe.Status.ObservedGeneration > 0 {
+			get = r.applier.GetOrRead
 		}
+		err := get(ctx, key, &corev1.PersistentVolumeClaim{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, err
 		}

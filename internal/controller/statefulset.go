@@ -50,10 +50,7 @@ func (r *OpenNebulaFrontendReconciler) growClaims(ctx context.Context, desired, 
 			key := client.ObjectKey{Namespace: live.Namespace, Name: fmt.Sprintf("%s-%s-%d", tmpl.Name, live.Name, i)}
 			// Past the cache when it misses: a rare path (a volume resize), and a claim
 			// without the operator's labels must grow too.
-			err := r.Get(ctx, key, pvc)
-			if apierrors.IsNotFound(err) {
-				err = r.APIReader.Get(ctx, key, pvc)
-			}
+			err := r.applier.GetOrRead(ctx, key, pvc)
 			if apierrors.IsNotFound(err) {
 				continue // created from the new template when its pod starts
 			} else if err != nil {
