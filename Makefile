@@ -13,9 +13,17 @@ SHELL = /usr/bin/env bash -o pipefail
 
 # Versions and cache locations come from one place, hack/versions.sh: the Kubernetes
 # binaries are built from the Go module proxy and cached outside the clone.
-VERSIONS := $(shell bash -c 'source hack/versions.sh && echo "$$K8S_BIN_DIR $$ENVTEST_VERSION"')
+# K8S_VERSION (or ENVTEST_K8S_VERSION) chooses the Kubernetes of the tests and the local
+# cluster: newest (default), oldest, a tested minor such as 1.32, or a full version.
+VERSIONS := $(shell K8S_VERSION='$(K8S_VERSION)' ENVTEST_K8S_VERSION='$(ENVTEST_K8S_VERSION)' \
+	bash -c 'source hack/versions.sh && echo "$$K8S_BIN_DIR $$ENVTEST_VERSION $$K8S_VERSION $$K8S_MIN_KUBE_VERSION"')
+$(if $(word 4,$(VERSIONS)),,$(error hack/versions.sh refused K8S_VERSION=$(K8S_VERSION) ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION)))
 K8S_BIN_DIR := $(word 1,$(VERSIONS))
 ENVTEST_K8S_VERSION := $(word 2,$(VERSIONS))
+# Exported resolved, so that every script a recipe runs (and the e2e tests, which source
+# hack/versions.sh) uses the same Kubernetes.
+override export K8S_VERSION := $(word 3,$(VERSIONS))
+K8S_MIN_KUBE_VERSION := $(word 4,$(VERSIONS))
 
 CONTAINER_TOOL ?= docker
 
@@ -89,6 +97,7 @@ generate: controller-gen ## Generate DeepCopy implementations.
 
 .PHONY: verify-generated
 verify-generated: manifests generate build-installer bundle ## Fail when committed generated files are stale.
+	hack/check-versions.sh
 	@git diff --exit-code -- api config dist bundle bundle.Dockerfile || { \
 		echo "generated files are stale: run 'make manifests generate' and commit the result" >&2; exit 1; }
 	@test -z "$$(git status --porcelain -- api config dist bundle bundle.Dockerfile)" || { \
@@ -142,7 +151,7 @@ build-installer: manifests generate kustomize ## Generate dist/install.yaml: CRD
 .PHONY: bundle
 bundle: manifests generate kustomize ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/.
 	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
-	"$(KUSTOMIZE)" build config/default | go run ./hack/bundle --version $(VERSION) --image $(IMG) --out bundle
+	"$(KUSTOMIZE)" build config/default | go run ./hack/bundle --version $(VERSION) --image $(IMG) --min-kube-version $(K8S_MIN_KUBE_VERSION) --out bundle
 
 .PHONY: bundle-build
 bundle-build: ## Build the bundle image.

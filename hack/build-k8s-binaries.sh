@@ -77,16 +77,21 @@ build_kubernetes() {
 }
 
 # Builds one main package of a module version in its own throwaway module (go install
-# pkg@version refuses modules whose go.mod has replace directives, as etcd's and kwok's do).
+# pkg@version refuses modules whose go.mod has replace directives, as etcd's and kwok's do),
+# once per module version: etcd and kwok do not depend on the Kubernetes version, so every
+# Kubernetes version's directory gets a copy of the same build.
 build_module_cmd() {
   local module="$1" version="$2" pkg="$3" out="$4"
   local mod="${CACHE_DIR}/build/$(echo "${module}" | tr '/' '_')-${version}"
-  mkdir -p "${mod}"
-  if [[ ! -f "${mod}/go.mod" ]]; then
-    printf 'module local/build\n\ngo 1.26\n\nrequire %s %s\n' "${module}" "${version}" > "${mod}/go.mod"
+  mkdir -p "${mod}/bin"
+  if [[ ! -x "${mod}/bin/${out}" ]]; then
+    if [[ ! -f "${mod}/go.mod" ]]; then
+      printf 'module local/build\n\ngo 1.26\n\nrequire %s %s\n' "${module}" "${version}" > "${mod}/go.mod"
+    fi
+    log "building ${out} from ${pkg}@${version}"
+    (cd "${mod}" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "bin/${out}" "${pkg}")
   fi
-  log "building ${out} from ${pkg}@${version}"
-  (cd "${mod}" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "${BIN_DIR}/${out}" "${pkg}")
+  cp -f "${mod}/bin/${out}" "${BIN_DIR}/${out}"
 }
 
 case "${WHAT}" in

@@ -46,14 +46,19 @@ func main() {
 	out := flag.String("out", "bundle", "bundle directory to write")
 	ver := flag.String("version", "0.1.0", "operator version (semver, no v)")
 	image := flag.String("image", "", "operator image")
+	minKube := flag.String("min-kube-version", "", "the CSV's minKubeVersion: the oldest supported Kubernetes (hack/versions.sh K8S_MIN_KUBE_VERSION)")
 	flag.Parse()
-	if err := run(os.Stdin, *base, *samples, *out, *ver, *image); err != nil {
+	if err := run(os.Stdin, *base, *samples, *out, *ver, *image, *minKube); err != nil {
 		fmt.Fprintln(os.Stderr, "bundle:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in io.Reader, basePath, samplesDir, outDir, ver, image string) error {
+func run(in io.Reader, basePath, samplesDir, outDir, ver, image, minKube string) error {
+	// The supported range is stated once, in hack/versions.sh; the base CSV does not repeat it.
+	if _, err := parseSemver(minKube); err != nil {
+		return fmt.Errorf("--min-kube-version (from hack/versions.sh): %w", err)
+	}
 	objs, err := decodeAll(in)
 	if err != nil {
 		return err
@@ -110,6 +115,7 @@ func run(in io.Reader, basePath, samplesDir, outDir, ver, image string) error {
 		return err
 	}
 	csv.Spec.Version = v
+	csv.Spec.MinKubeVersion = minKube
 	csv.Name = packageName + ".v" + ver
 	csv.Annotations["containerImage"] = relatedImages[0].Image
 	examples, err := almExamples(samplesDir)

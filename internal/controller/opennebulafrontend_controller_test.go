@@ -10,7 +10,6 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -378,40 +377,4 @@ func TestForeignObjectIsNotTakenOver(t *testing.T) {
 	Expect(svc.Spec.Ports).To(HaveLen(1))
 	Expect(svc.OwnerReferences).To(BeEmpty())
 	Expect(svc.Labels).To(BeEmpty())
-}
-
-func TestAdmissionRejectsBadSpecs(t *testing.T) {
-	RegisterTestingT(t)
-	ns := newNamespace(t)
-	cases := []struct {
-		name    string
-		fe      func(*opennebulav1alpha1.OpenNebulaFrontend)
-		message string
-	}{
-		{"1bad", nil, "metadata.name must be a DNS-1035 label"},
-		{"dotted.name", nil, "metadata.name must be a DNS-1035 label"},
-		{"unicöde", nil, "metadata.name"},
-		// Longer names are shortened with a hash in child names; 64 is no DNS label.
-		{strings.Repeat("n", 64), nil, "metadata.name must be a DNS-1035 label"},
-		{"badtype", func(fe *opennebulav1alpha1.OpenNebulaFrontend) { fe.Spec.Service.Type = "ExternalName" },
-			`spec.service.type: Unsupported value: "ExternalName"`},
-		{"spaces", func(fe *opennebulav1alpha1.OpenNebulaFrontend) { fe.Spec.Image = "a b" },
-			`spec.image: Invalid value: "a b": image must not contain spaces`},
-	}
-	for _, tc := range cases {
-		fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: ns}}
-		if tc.fe != nil {
-			tc.fe(fe)
-		}
-		err := k8sClient.Create(context.Background(), fe)
-		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: want Invalid, got %v", tc.name, err)
-		Expect(err.Error()).To(ContainSubstring(tc.message), tc.name)
-	}
-	zero := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "zero", Namespace: ns}}
-	Expect(k8sClient.Create(context.Background(), zero)).To(Succeed())
-	patch := []byte(`{"spec":{"persistence":{"size":"0"}}}`)
-	err := k8sClient.Patch(context.Background(), zero, client.RawPatch("application/merge-patch+json", patch))
-	Expect(err).To(HaveOccurred())
-	Expect(err.Error()).To(ContainSubstring("spec.persistence.size"))
-	Expect(err.Error()).To(ContainSubstring("size must be greater than zero"))
 }

@@ -26,7 +26,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -66,11 +68,14 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	kubeconfig = strings.TrimSpace(out)
-	out, err = sh("bash", "-c", "source hack/versions.sh && echo $K8S_BIN_DIR/kubectl")
+	out, err = sh("bash", "-c", "source hack/versions.sh && echo $K8S_BIN_DIR/kubectl $K8S_VERSION")
 	if err != nil {
 		return fail(err)
 	}
-	kubectlBin = strings.TrimSpace(out)
+	var wantVersion string
+	if _, err := fmt.Sscan(out, &kubectlBin, &wantVersion); err != nil {
+		return fail(fmt.Errorf("hack/versions.sh: %q: %w", out, err))
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -80,6 +85,11 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return fail(err)
+	}
+	// CI runs this suite on the oldest and the newest supported Kubernetes (K8S_VERSION):
+	// a cluster left over from another version must not pass for the one asked for.
+	if err := checkServerVersion(cfg, wantVersion); err != nil {
 		return fail(err)
 	}
 
@@ -209,6 +219,24 @@ func sh(name string, args ...string) (string, error) {
 
 func kubectl(args ...string) (string, error) {
 	return sh(kubectlBin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+}
+
+// checkServerVersion fails unless the API server is the Kubernetes version hack/versions.sh
+// resolved (K8S_VERSION), and says which one the suite runs on.
+func checkServerVersion(cfg *rest.Config, want string) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return err
+	}
+	if v.GitVersion != want {
+		return fmt.Errorf("the local cluster runs Kubernetes %s, K8S_VERSION asks for %s: remove it (hack/local-cluster.sh down %s)", v.GitVersion, want, clusterName)
+	}
+	fmt.Fprintf(os.Stderr, "e2e: Kubernetes %s\n", v.GitVersion)
+	return nil
 }
 
 func createNamespace(t *testing.T, name string) {

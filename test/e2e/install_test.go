@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/test/admission"
 )
 
 // kubeconfigFor writes a kubeconfig that authenticates as the ServiceAccount, so the
@@ -118,6 +119,17 @@ func TestInstallYAML(t *testing.T) {
 	out, err = kubectl("wait", "-n", "opennebula-operator-system", "--for=condition=Available",
 		"deployment/opennebula-operator-controller-manager", "--timeout=2m")
 	g.Expect(err).NotTo(HaveOccurred(), out)
+
+	// What the installed CRD admits and refuses, on whichever Kubernetes the cluster runs
+	// (CI: the oldest and the newest supported): both samples are admitted, and every case
+	// of the bad-input table is refused with the message the envtest suite asserts.
+	createNamespace(t, "e2e-admission")
+	out, err = kubectl("apply", "--dry-run=server", "-n", "e2e-admission", "-k", filepath.Join(rootDir, "config", "samples"))
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(strings.Count(out, "(server dry run)")).To(Equal(2), out)
+	for _, err := range admission.Check(context.Background(), k8sClient, "e2e-admission") {
+		t.Error(err)
+	}
 
 	metricsPort := freePort(g)
 	log := startManager(t, kubeconfigFor(t, "opennebula-operator-system", "opennebula-operator-controller-manager"), nil,
