@@ -81,6 +81,7 @@ type OpenNebulaFrontendSpec struct {
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(s, has(s.name) && s.name != '')",message="imagePullSecrets entries must name a Secret"
 	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
 
 	// admin configures the oneadmin account.
@@ -101,6 +102,7 @@ type OpenNebulaFrontendSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains(':') || isIP(self)",message="hostname must be a DNS name or an IP address, without a port (oned's ports are fixed)"
 	Hostname string `json:"hostname,omitempty"`
 
 	// monitorAddress is monitord's MONITOR_ADDRESS, where hypervisor probes send their
@@ -111,6 +113,7 @@ type OpenNebulaFrontendSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^(auto|[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?)$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains(':') || isIP(self)",message="monitorAddress must be a DNS name or an IP address, without a port (hypervisors send monitoring to 4124)"
 	MonitorAddress string `json:"monitorAddress,omitempty"`
 
 	// service configures the external Service that exposes every frontend port (oned,
@@ -165,6 +168,7 @@ type OpenNebulaFrontendSpec struct {
 	// StatefulSets: Retain (the default, for both whenDeleted and whenScaled) keeps the
 	// volumes when the frontend is deleted; Delete removes them with it.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="(!has(self.whenDeleted) || self.whenDeleted in ['Retain', 'Delete']) && (!has(self.whenScaled) || self.whenScaled in ['Retain', 'Delete'])",message="persistentVolumeClaimRetentionPolicy whenDeleted and whenScaled must be Retain or Delete"
 	PersistentVolumeClaimRetentionPolicy *appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy `json:"persistentVolumeClaimRetentionPolicy,omitempty"`
 }
 
@@ -252,16 +256,18 @@ type ManagedMariaDBSpec struct {
 	StorageClassName *string `json:"storageClassName,omitempty"`
 	// resources of the MariaDB container.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory', 'ephemeral-storage'].all(k, !(k in self.limits) || !(k in self.requests) || !quantity(string(self.limits[k])).isLessThan(quantity(string(self.requests[k]))))",message="database.mariadb.resources.limits must not be below database.mariadb.resources.requests (cpu, memory, ephemeral-storage)"
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
 // ExternalDatabaseSpec is a MySQL/MariaDB the user runs. oned wants READ COMMITTED
 // isolation and about 40 connections (25 for oned, 15 for monitord).
 type ExternalDatabaseSpec struct {
-	// host name or address of the database server.
+	// host name or address of the database server (its port goes in port).
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!self.contains(':') || isIP(self)",message="database.external.host must be a DNS name or an IP address, without a port (set database.external.port)"
 	Host string `json:"host"`
 	// port of the database server. Default 3306.
 	// +optional
@@ -295,9 +301,14 @@ type ExternalServiceSpec struct {
 	Type corev1.ServiceType `json:"type,omitempty"`
 	// annotations of the Service (load balancer settings of your cloud, for example).
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k.lowerAscii()).hasValue())",message="service.annotations keys must be annotation keys: an optional DNS subdomain prefix and '/', then a name of up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit"
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// labels of the Service, added to the operator's own.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="service.labels keys must be label keys: an optional DNS subdomain prefix and '/', then a name of up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.labelValue().validate(self[k]).hasValue())",message="service.labels values must be label values: up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit, or empty"
 	Labels map[string]string `json:"labels,omitempty"`
 	// loadBalancerClass selects a load balancer implementation. Immutable once set, as
 	// Kubernetes makes it.
@@ -308,6 +319,8 @@ type ExternalServiceSpec struct {
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(r, isCIDR(r))",message="service.loadBalancerSourceRanges must be CIDRs, such as 203.0.113.0/24 or 2001:db8::/32"
 	LoadBalancerSourceRanges []string `json:"loadBalancerSourceRanges,omitempty"`
 	// externalTrafficPolicy: Cluster or Local (keeps client addresses; monitord and SSH
 	// see the hypervisors' real addresses).
@@ -322,6 +335,7 @@ type ExternalServiceSpec struct {
 	// +kubebuilder:validation:MaxProperties=7
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['oned', 'fireedge', 'oneflow', 'onegate', 'monitord-tcp', 'monitord-udp', 'ssh'])",message="service.nodePorts keys must be port names: oned, fireedge, oneflow, onegate, monitord-tcp, monitord-udp, ssh"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k] >= 1 && self[k] <= 65535)",message="service.nodePorts values must be ports (1-65535)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self.all(j, j == k || self[j] != self[k] || j == 'monitord-udp' || k == 'monitord-udp'))",message="service.nodePorts values must be distinct: a node port serves one port of a protocol (only monitord-udp, the one UDP port, may share monitord-tcp's)"
 	NodePorts map[string]int32 `json:"nodePorts,omitempty"`
 }
 
@@ -352,6 +366,7 @@ type SSHSpec struct {
 	// Secret <name>-ssh, once, and never regenerates it. The public key is what the
 	// hypervisors' oneadmin must authorise.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="has(self.name) && self.name != ''",message="ssh.keySecretRef.name must name a Secret"
 	KeySecretRef *corev1.LocalObjectReference `json:"keySecretRef,omitempty"`
 	// image of the SSH server sidecar, which must contain /usr/sbin/sshd and a oneadmin
 	// user (UID 9869, home /var/lib/one), like OpenNebula frontend images built with
@@ -373,6 +388,7 @@ type FireEdgeProxySpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="fireEdgeProxy.publicURL must be a URL"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() in ['http', 'https']",message="fireEdgeProxy.publicURL must be an http or https URL"
 	PublicURL string `json:"publicURL,omitempty"`
 	// image of nginx. Default docker.io/library/nginx:1.27-alpine.
 	// +optional
@@ -380,6 +396,7 @@ type FireEdgeProxySpec struct {
 	Image string `json:"image,omitempty"`
 	// resources of the proxy container.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory', 'ephemeral-storage'].all(k, !(k in self.limits) || !(k in self.requests) || !quantity(string(self.limits[k])).isLessThan(quantity(string(self.requests[k]))))",message="fireEdgeProxy.resources.limits must not be below fireEdgeProxy.resources.requests (cpu, memory, ephemeral-storage)"
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
@@ -391,15 +408,20 @@ type IngressSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Host string `json:"host,omitempty"`
-	// className of the IngressClass; the cluster's default when empty.
+	// className of the IngressClass; the cluster's default when unset.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="ingress.className must name an IngressClass (a DNS subdomain: lowercase letters, digits, '-' and '.')"
 	ClassName *string `json:"className,omitempty"`
 	// annotations of the Ingress (for the controller and cert-manager, for example).
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k.lowerAscii()).hasValue())",message="ingress.annotations keys must be annotation keys: an optional DNS subdomain prefix and '/', then a name of up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit"
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// tlsSecretName names the Secret with the TLS certificate for host; plain HTTP when empty.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="ingress.tlsSecretName must name a Secret (a DNS subdomain: lowercase letters, digits, '-' and '.')"
 	TLSSecretName string `json:"tlsSecretName,omitempty"`
 	// enabled creates the Ingress.
 	// +optional
@@ -407,15 +429,22 @@ type IngressSpec struct {
 }
 
 // PodSpec customises the frontend pod. Lists are used as given (no defaults inside).
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))",message="pod.volumeMounts must each name a volume of pod.volumes"
 type PodSpec struct {
 	// labels added to the pod (the operator's own labels win on conflict).
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="pod.labels keys must be label keys: an optional DNS subdomain prefix and '/', then a name of up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.labelValue().validate(self[k]).hasValue())",message="pod.labels values must be label values: up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit, or empty"
 	Labels map[string]string `json:"labels,omitempty"`
 	// annotations added to the pod.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k.lowerAscii()).hasValue())",message="pod.annotations keys must be annotation keys: an optional DNS subdomain prefix and '/', then a name of up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit"
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// resources of the frontend container.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory', 'ephemeral-storage'].all(k, !(k in self.limits) || !(k in self.requests) || !quantity(string(self.limits[k])).isLessThan(quantity(string(self.requests[k]))))",message="pod.resources.limits must not be below pod.resources.requests (cpu, memory, ephemeral-storage)"
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 	// securityContext of the pod. Default: fsGroup 9869 (oneadmin), fsGroupChangePolicy
 	// OnRootMismatch; a securityContext given here replaces it, with fsGroup 9869 added
@@ -427,10 +456,19 @@ type PodSpec struct {
 	ContainerSecurityContext *corev1.SecurityContext `json:"containerSecurityContext,omitempty"`
 	// nodeSelector of the pod.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="pod.nodeSelector keys must be label keys: an optional DNS subdomain prefix and '/', then a name of up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.labelValue().validate(self[k]).hasValue())",message="pod.nodeSelector values must be label values: up to 63 characters (letters, digits, '-', '_', '.'), starting and ending with a letter or digit, or empty"
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	// tolerations of the pod.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.operator) || t.operator in ['Exists', 'Equal'])",message="pod.tolerations operator must be Exists or Equal"
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.effect) || t.effect in ['NoSchedule', 'PreferNoSchedule', 'NoExecute'])",message="pod.tolerations effect must be NoSchedule, PreferNoSchedule or NoExecute (empty: all)"
+	// +kubebuilder:validation:XValidation:rule="self.all(t, (has(t.key) && t.key != '') ? !format.qualifiedName().validate(t.key).hasValue() : (has(t.operator) && t.operator == 'Exists'))",message="pod.tolerations key must be a label key; a toleration without a key needs operator Exists"
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.operator) || t.operator != 'Exists' || !has(t.value) || t.value == '')",message="pod.tolerations value must be empty with operator Exists"
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.tolerationSeconds) || (has(t.effect) && t.effect == 'NoExecute'))",message="pod.tolerations tolerationSeconds needs effect NoExecute"
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 	// affinity of the pod.
 	// +optional
@@ -438,30 +476,52 @@ type PodSpec struct {
 	// topologySpreadConstraints of the pod.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(c, c.maxSkew >= 1)",message="pod.topologySpreadConstraints maxSkew must be at least 1"
+	// +kubebuilder:validation:XValidation:rule="self.all(c, c.whenUnsatisfiable in ['DoNotSchedule', 'ScheduleAnyway'])",message="pod.topologySpreadConstraints whenUnsatisfiable must be DoNotSchedule or ScheduleAnyway"
+	// +kubebuilder:validation:XValidation:rule="self.all(c, !format.qualifiedName().validate(c.topologyKey).hasValue())",message="pod.topologySpreadConstraints topologyKey must be a label key, such as topology.kubernetes.io/zone"
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
-	// priorityClassName of the pod.
+	// priorityClassName of the pod. A PriorityClass that does not exist makes the frontend
+	// Degraded (PriorityClassMissing) and holds its StatefulSet until it exists.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == '' || !format.dns1123Subdomain().validate(self).hasValue()",message="pod.priorityClassName must name a PriorityClass (a DNS subdomain: lowercase letters, digits, '-' and '.')"
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 	// serviceAccountName of the pod; its token is mounted only when this is set.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == '' || !format.dns1123Subdomain().validate(self).hasValue()",message="pod.serviceAccountName must name a ServiceAccount (a DNS subdomain: lowercase letters, digits, '-' and '.')"
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 	// env added to the frontend container (after the operator's, so it can override them).
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=128
+	// +kubebuilder:validation:XValidation:rule="self.all(e, e.name.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$'))",message="pod.env names must be letters, digits, '_', '-' and '.', not starting with a digit"
 	Env []corev1.EnvVar `json:"env,omitempty"`
 	// envFrom of the frontend container.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(e, (!has(e.secretRef) || (has(e.secretRef.name) && e.secretRef.name != '')) && (!has(e.configMapRef) || (has(e.configMapRef.name) && e.configMapRef.name != '')))",message="pod.envFrom secretRef.name and configMapRef.name must not be empty"
 	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
-	// volumes added to the pod.
+	// volumes added to the pod, by unique name. The names data, config and ssh-keys are the
+	// operator's.
 	// +optional
-	// +listType=atomic
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(v, !format.dns1123Label().validate(v.name).hasValue())",message="pod.volumes names must be DNS labels: lowercase letters, digits and '-', at most 63"
+	// +kubebuilder:validation:XValidation:rule="self.all(v, !(v.name in ['data', 'config', 'ssh-keys']))",message="pod.volumes cannot be named data, config or ssh-keys: the operator's volumes have these names"
+	// +kubebuilder:validation:XValidation:rule="self.all(v, (!has(v.configMap) || (has(v.configMap.name) && v.configMap.name != '')) && (!has(v.secret) || (has(v.secret.secretName) && v.secret.secretName != '')))",message="pod.volumes configMap.name and secret.secretName must not be empty"
 	Volumes []corev1.Volume `json:"volumes,omitempty"`
-	// volumeMounts added to the frontend container.
+	// volumeMounts added to the frontend container, by unique mountPath; each names one of
+	// pod.volumes.
+	// /var/lib/one is the operator's (the frontend's volume); mounts inside it are allowed.
 	// +optional
-	// +listType=atomic
+	// +listType=map
+	// +listMapKey=mountPath
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(m, !(m.mountPath in ['/var/lib/one', '/var/lib/one/']))",message="pod.volumeMounts cannot mount at /var/lib/one: the frontend's volume is mounted there"
 	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
 }
 
@@ -469,12 +529,21 @@ type PodSpec struct {
 type ProbesSpec struct {
 	// startup probe.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="[has(self.exec), has(self.httpGet), has(self.tcpSocket), has(self.grpc)].filter(x, x).size() == 1",message="probes.startup needs exactly one of exec, httpGet, tcpSocket and grpc"
+	// +kubebuilder:validation:XValidation:rule="(!has(self.periodSeconds) || self.periodSeconds >= 1) && (!has(self.timeoutSeconds) || self.timeoutSeconds >= 1) && (!has(self.failureThreshold) || self.failureThreshold >= 1) && (!has(self.initialDelaySeconds) || self.initialDelaySeconds >= 0) && (!has(self.terminationGracePeriodSeconds) || self.terminationGracePeriodSeconds >= 1)",message="probes.startup: periodSeconds, timeoutSeconds, failureThreshold and terminationGracePeriodSeconds must be at least 1, initialDelaySeconds at least 0"
+	// +kubebuilder:validation:XValidation:rule="!has(self.successThreshold) || self.successThreshold == 1",message="probes.startup.successThreshold must be 1 (Kubernetes allows more only for readiness)"
 	Startup *corev1.Probe `json:"startup,omitempty"`
 	// liveness probe.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="[has(self.exec), has(self.httpGet), has(self.tcpSocket), has(self.grpc)].filter(x, x).size() == 1",message="probes.liveness needs exactly one of exec, httpGet, tcpSocket and grpc"
+	// +kubebuilder:validation:XValidation:rule="(!has(self.periodSeconds) || self.periodSeconds >= 1) && (!has(self.timeoutSeconds) || self.timeoutSeconds >= 1) && (!has(self.failureThreshold) || self.failureThreshold >= 1) && (!has(self.initialDelaySeconds) || self.initialDelaySeconds >= 0) && (!has(self.terminationGracePeriodSeconds) || self.terminationGracePeriodSeconds >= 1)",message="probes.liveness: periodSeconds, timeoutSeconds, failureThreshold and terminationGracePeriodSeconds must be at least 1, initialDelaySeconds at least 0"
+	// +kubebuilder:validation:XValidation:rule="!has(self.successThreshold) || self.successThreshold == 1",message="probes.liveness.successThreshold must be 1 (Kubernetes allows more only for readiness)"
 	Liveness *corev1.Probe `json:"liveness,omitempty"`
 	// readiness probe.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="[has(self.exec), has(self.httpGet), has(self.tcpSocket), has(self.grpc)].filter(x, x).size() == 1",message="probes.readiness needs exactly one of exec, httpGet, tcpSocket and grpc"
+	// +kubebuilder:validation:XValidation:rule="(!has(self.periodSeconds) || self.periodSeconds >= 1) && (!has(self.timeoutSeconds) || self.timeoutSeconds >= 1) && (!has(self.failureThreshold) || self.failureThreshold >= 1) && (!has(self.initialDelaySeconds) || self.initialDelaySeconds >= 0) && (!has(self.terminationGracePeriodSeconds) || self.terminationGracePeriodSeconds >= 1)",message="probes.readiness: periodSeconds, timeoutSeconds, failureThreshold and terminationGracePeriodSeconds must be at least 1, initialDelaySeconds at least 0"
+	// +kubebuilder:validation:XValidation:rule="!has(self.successThreshold) || self.successThreshold >= 1",message="probes.readiness.successThreshold must be at least 1"
 	Readiness *corev1.Probe `json:"readiness,omitempty"`
 }
 
@@ -526,11 +595,19 @@ const (
 	ReasonSecretMissing       = "SecretMissing"
 	ReasonSecretKeyMissing    = "SecretKeyMissing"
 	ReasonStorageClassMissing = "StorageClassMissing"
-	ReasonChildNotOwned       = "ChildNotOwned"
-	ReasonOnedAnswers         = "OnedAnswers"
-	ReasonSSHAnswers          = "SSHAnswers"
-	ReasonSSHUnreachable      = "SSHUnreachable"
-	ReasonOnedUnreachable     = "OnedUnreachable"
+	// ReasonPriorityClassMissing: spec.pod.priorityClassName names no PriorityClass; the
+	// frontend's pod would never be created.
+	ReasonPriorityClassMissing = "PriorityClassMissing"
+	ReasonChildNotOwned        = "ChildNotOwned"
+	// ReasonInvalidSpec: the API server refuses a child the spec renders, for a reason the
+	// CRD's schema cannot express (a node port outside the cluster's range, a volume
+	// source, a probe's handler, ...); the message names the frontend's field. Nothing is
+	// written until the spec changes.
+	ReasonInvalidSpec     = "InvalidSpec"
+	ReasonOnedAnswers     = "OnedAnswers"
+	ReasonSSHAnswers      = "SSHAnswers"
+	ReasonSSHUnreachable  = "SSHUnreachable"
+	ReasonOnedUnreachable = "OnedUnreachable"
 	// ReasonOnedAuthenticationFailed: oned answered but refused the oneadmin password the
 	// operator read from the admin Secret (it was changed in OpenNebula, or the Secret was
 	// replaced after the first boot wrote one_auth).

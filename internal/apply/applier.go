@@ -205,6 +205,49 @@ func (a *Applier) Apply(ctx context.Context, owner, desired client.Object, befor
 	return a.update(ctx, owner, gvk, norm, live, before, res)
 }
 
+// Validate asks the API server whether the write Apply would make of desired is valid,
+// without making it (a server-side dry run): the create of a child missing from the cache,
+// or the apply of one that differs. It sends nothing when Apply would not write, nor when
+// Apply would not apply: a child owned by another object (NotOwnedError at Apply), or one
+// whose immutable fields differ (Apply recreates it; an update would be refused for that
+// reason alone).
+func (a *Applier) Validate(ctx context.Context, owner, desired client.Object) error {
+	gvk, norm, err := a.prepare(owner, desired)
+	if err != nil {
+		return err
+	}
+	live, err := a.newObject(gvk)
+	if err != nil {
+		return err
+	}
+	switch err := a.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+	case apierrors.IsNotFound(err):
+		u := norm.Object.DeepCopy()
+		u.SetResourceVersion(createOnlyVersion)
+		err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.DryRunAll)
+		if apierrors.IsConflict(err) {
+			// Its name is taken by an object the cache does not hold: Apply sorts that out.
+			return nil
+		}
+		return err
+	case err != nil:
+		return err
+	}
+	if !metav1.IsControlledBy(live, owner) {
+		return nil
+	}
+	if fields := a.Immutable[gvk.GroupKind()]; len(fields) > 0 {
+		if changed, err := FieldsDiffer(norm, live, fields...); err != nil || len(changed) > 0 {
+			return err
+		}
+	}
+	if upToDate, err := UpToDate(norm, live); err != nil || upToDate {
+		return err
+	}
+	return a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(norm.Object), client.FieldOwner(FieldManager),
+		client.ForceOwnership, client.DryRunAll)
+}
+
 // Differs reports whether Apply would write (from the cache; a child missing from it differs).
 func (a *Applier) Differs(ctx context.Context, owner, desired client.Object) (bool, error) {
 	gvk, norm, err := a.prepare(owner, desired)

@@ -3,6 +3,7 @@ package builder
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -66,6 +67,43 @@ func PodSecretRefs(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) []Se
 		}
 	}
 	return out
+}
+
+// SecretRefField is the frontend's field that names Secret name, for messages that must
+// say what to fix ("spec.pod.env[2]"); "" for a Secret the operator generates.
+func SecretRefField(fe *opennebulav1alpha1.OpenNebulaFrontend, name string) string {
+	spec := fe.Spec
+	switch {
+	case spec.Admin.PasswordSecretRef != nil && spec.Admin.PasswordSecretRef.Name == name:
+		return "spec.admin.passwordSecretRef"
+	case spec.Database.External != nil && spec.Database.External.PasswordSecretRef.Name == name:
+		return "spec.database.external.passwordSecretRef"
+	case spec.SSH.KeySecretRef != nil && spec.SSH.KeySecretRef.Name == name:
+		return "spec.ssh.keySecretRef"
+	}
+	for i, e := range spec.Pod.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == name {
+			return fmt.Sprintf("spec.pod.env[%d]", i)
+		}
+	}
+	for i, e := range spec.Pod.EnvFrom {
+		if e.SecretRef != nil && e.SecretRef.Name == name {
+			return fmt.Sprintf("spec.pod.envFrom[%d]", i)
+		}
+	}
+	for i, v := range spec.Pod.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == name {
+			return fmt.Sprintf("spec.pod.volumes[%d]", i)
+		}
+		if v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil && src.Secret.Name == name {
+					return fmt.Sprintf("spec.pod.volumes[%d]", i)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func secretVolumeRefs(name string, items []corev1.KeyToPath, optional bool) []SecretKeyRef {

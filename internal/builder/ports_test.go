@@ -37,3 +37,33 @@ func TestNodePortRuleListsThePortTable(t *testing.T) {
 		t.Errorf("documentation lists %s, the port table %s", got, strings.Join(want, ", "))
 	}
 }
+
+// Other CEL rules name what the builders own, by hand: the pod's own volumes, the data
+// mount path, and the one UDP port (the nodePorts distinctness rule lets only it share a
+// node port with another port).
+func TestCELRulesNameWhatTheBuildersOwn(t *testing.T) {
+	src, err := os.ReadFile("../../api/v1alpha1/opennebulafrontend_types.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	volumes := regexp.MustCompile(`rule="self\.all\(v, !\(v\.name in \[([^\]]*)\]\)\)"`).FindSubmatch(src)
+	if volumes == nil {
+		t.Fatal("the reserved volume names rule was not found")
+	}
+	want := []string{NamesFor("x").DataVolume, configVolume, sshKeysVolume}
+	if got := strings.ReplaceAll(strings.ReplaceAll(string(volumes[1]), "'", ""), " ", ""); got != strings.Join(want, ",") {
+		t.Errorf("reserved volume names rule lists %s, the builders use %s", got, strings.Join(want, ","))
+	}
+	if !strings.Contains(string(src), `!(m.mountPath in ['`+DataMountPath+`', '`+DataMountPath+`/'])`) {
+		t.Errorf("the volumeMounts rule does not refuse %s", DataMountPath)
+	}
+	var udp []string
+	for _, p := range Ports {
+		if p.Protocol == "UDP" {
+			udp = append(udp, p.Name)
+		}
+	}
+	if len(udp) != 1 || !strings.Contains(string(src), `j == '`+udp[0]+`' || k == '`+udp[0]+`'`) {
+		t.Errorf("the nodePorts distinctness rule lets monitord-udp share a node port; the port table's UDP ports are %v", udp)
+	}
+}

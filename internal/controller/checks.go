@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
@@ -14,20 +15,34 @@ import (
 	"github.com/opennebula-operator/opennebula-operator/internal/status"
 )
 
-// checkStorageClasses finds a StorageClass the spec names that does not exist (read
-// past the cache: StorageClasses are not watched).
-func (r *OpenNebulaFrontendReconciler) checkStorageClasses(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
-	classes := []*string{fe.Spec.Persistence.StorageClassName}
-	if m := fe.Spec.Database.MariaDB; m != nil && builder.DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB {
-		classes = append(classes, m.StorageClassName)
+// clusterReference is a cluster-scoped object the spec names, which admission cannot
+// check exists.
+type clusterReference struct {
+	field, kind, name string
+	obj               client.Object
+	reason            string
+}
+
+// checkClusterReferences finds a StorageClass or PriorityClass the spec names that does
+// not exist (read past the cache: neither kind is watched; the problem recheck finds it
+// once it is created). Its children wait: a claim without its class stays Pending forever
+// and a pod without its PriorityClass is never created, with nothing on the frontend to
+// say why.
+func (r *OpenNebulaFrontendReconciler) checkClusterReferences(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	var refs []clusterReference
+	if name := fe.Spec.Persistence.StorageClassName; name != nil && *name != "" {
+		refs = append(refs, clusterReference{"spec.persistence.storageClassName", "StorageClass", *name, &storagev1.StorageClass{}, opennebulav1alpha1.ReasonStorageClassMissing})
 	}
-	for _, name := range classes {
-		if name == nil || *name == "" {
-			continue
-		}
-		err := r.APIReader.Get(ctx, client.ObjectKey{Name: *name}, &storagev1.StorageClass{})
+	if m := fe.Spec.Database.MariaDB; m != nil && builder.DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB && m.StorageClassName != nil && *m.StorageClassName != "" {
+		refs = append(refs, clusterReference{"spec.database.mariadb.storageClassName", "StorageClass", *m.StorageClassName, &storagev1.StorageClass{}, opennebulav1alpha1.ReasonStorageClassMissing})
+	}
+	if name := fe.Spec.Pod.PriorityClassName; name != "" {
+		refs = append(refs, clusterReference{"spec.pod.priorityClassName", "PriorityClass", name, &schedulingv1.PriorityClass{}, opennebulav1alpha1.ReasonPriorityClassMissing})
+	}
+	for _, ref := range refs {
+		err := r.APIReader.Get(ctx, client.ObjectKey{Name: ref.name}, ref.obj)
 		if apierrors.IsNotFound(err) {
-			st.Report(&status.Problem{Reason: opennebulav1alpha1.ReasonStorageClassMissing, Message: fmt.Sprintf("StorageClass %s does not exist", *name)})
+			st.Report(&status.Problem{Reason: ref.reason, Message: fmt.Sprintf("%s: %s %s does not exist", ref.field, ref.kind, ref.name)})
 			return nil
 		}
 		if err != nil {

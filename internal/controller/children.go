@@ -39,6 +39,12 @@ func (r *OpenNebulaFrontendReconciler) applyChildren(ctx context.Context, fe *op
 			st.Report(&status.Problem{Reason: opennebulav1alpha1.ReasonChildNotOwned, Message: notOwned.Error()})
 			continue
 		}
+		if p := invalidSpec(fe, desired, err); p != nil {
+			// A refusal the dry run did not foresee (a child recreated since, or a spec
+			// with no unchecked field): the spec must change, not worth retrying.
+			st.reportInvalid(p)
+			return nil
+		}
 		if err != nil {
 			if !apierrors.IsConflict(err) {
 				r.Recorder.Eventf(fe, corev1.EventTypeWarning, EventReasonApplyFailed, "%v", err)

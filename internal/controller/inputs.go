@@ -60,13 +60,15 @@ func (r *OpenNebulaFrontendReconciler) readPodSecrets(ctx context.Context, fe *o
 		switch {
 		case s == nil && ref.Optional:
 		case s == nil:
-			return "", unwatched, &status.Problem{Reason: opennebulav1alpha1.ReasonSecretMissing, Message: fmt.Sprintf("Secret %s does not exist", ref.Name)}, nil
+			return "", unwatched, &status.Problem{Reason: opennebulav1alpha1.ReasonSecretMissing,
+				Message: fieldPrefix(builder.SecretRefField(fe, ref.Name)) + fmt.Sprintf("Secret %s does not exist", ref.Name)}, nil
 		case ref.Key == "":
 			values[ref.Name] = mergeBytes(values[ref.Name], s.Data)
 		default:
 			v, ok := s.Data[ref.Key]
 			if !ok && !ref.Optional {
-				return "", unwatched, &status.Problem{Reason: opennebulav1alpha1.ReasonSecretKeyMissing, Message: fmt.Sprintf("Secret %s has no key %q", ref.Name, ref.Key)}, nil
+				return "", unwatched, &status.Problem{Reason: opennebulav1alpha1.ReasonSecretKeyMissing,
+					Message: fieldPrefix(builder.SecretRefField(fe, ref.Name)) + fmt.Sprintf("Secret %s has no key %q", ref.Name, ref.Key)}, nil
 			}
 			if ok {
 				values[ref.Name] = mergeBytes(values[ref.Name], map[string][]byte{ref.Key: v})
@@ -82,4 +84,13 @@ func mergeBytes(into, from map[string][]byte) map[string][]byte {
 	}
 	maps.Copy(into, from)
 	return into
+}
+
+// fieldPrefix starts a problem's message with the frontend's field it is about, the way
+// the API server names fields in its refusals ("spec.pod.priorityClassName: ...").
+func fieldPrefix(field string) string {
+	if field == "" {
+		return ""
+	}
+	return field + ": "
 }

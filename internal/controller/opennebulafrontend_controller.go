@@ -87,6 +87,10 @@ const (
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
+// +kubebuilder:rbac:groups=scheduling.k8s.io,resources=priorityclasses,verbs=get
+// Pods are only created as server-side dry runs (validateChildren: the one complete
+// validation of a pod template); the StatefulSets the operator may create run pods anyway.
+// +kubebuilder:rbac:groups="",resources=pods,verbs=create
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // reconcileState is what one reconcile observed (the status is computed from it) and
@@ -99,6 +103,8 @@ type reconcileState struct {
 	unwatchedSecrets bool
 	// statefulSetCreated: this reconcile created the frontend's StatefulSet.
 	statefulSetCreated bool
+	// invalidSpec: the API server refused a child the spec renders (InvalidSpec).
+	invalidSpec bool
 }
 
 // phase is one named step of a reconcile. All have one signature: they read and write
@@ -112,15 +118,19 @@ type phase struct {
 	check bool
 	// always: runs after a failed phase too (it only observes).
 	always bool
+	// writes: skipped while the spec is invalid (nothing is written for a spec the API
+	// server would refuse in part).
+	writes bool
 }
 
 // phases are a reconcile's steps, in the order their fixes must be made.
 var phases = []phase{
-	{name: "ensure generated Secrets", run: (*OpenNebulaFrontendReconciler).ensureGeneratedSecrets},
+	{name: "validate children", run: (*OpenNebulaFrontendReconciler).validateChildren},
+	{name: "ensure generated Secrets", run: (*OpenNebulaFrontendReconciler).ensureGeneratedSecrets, writes: true},
 	{name: "observe inputs", run: (*OpenNebulaFrontendReconciler).observeInputs},
-	{name: "check storage classes", run: (*OpenNebulaFrontendReconciler).checkStorageClasses, check: true},
+	{name: "check cluster references", run: (*OpenNebulaFrontendReconciler).checkClusterReferences, check: true},
 	{name: "check version", run: (*OpenNebulaFrontendReconciler).checkVersion, check: true},
-	{name: "apply children", run: (*OpenNebulaFrontendReconciler).applyChildren},
+	{name: "apply children", run: (*OpenNebulaFrontendReconciler).applyChildren, writes: true},
 	{name: "observe StatefulSet", run: (*OpenNebulaFrontendReconciler).observeStatefulSet, always: true},
 	{name: "observe growth", run: (*OpenNebulaFrontendReconciler).observeGrowth},
 	{name: "check reachability", run: (*OpenNebulaFrontendReconciler).checkReachability, always: true},
@@ -145,7 +155,7 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 
 	st := &reconcileState{}
 	for _, ph := range phases {
-		if (st.Err != nil && !ph.always) || (ph.check && st.Problem != nil) {
+		if (st.Err != nil && !ph.always) || (ph.check && st.Problem != nil) || (ph.writes && st.invalidSpec) {
 			continue
 		}
 		if err := ph.run(r, ctx, fe, st); err != nil && st.Err == nil {

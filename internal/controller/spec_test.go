@@ -9,8 +9,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,6 +40,45 @@ func TestAdmissionRejectsBadSpecsWithTheField(t *testing.T) {
 	Expect(k8sClient.Patch(context.Background(), sized, grow)).To(Succeed())
 }
 
+// A spec the CRD admits but whose children the API server refuses (what the schema cannot
+// express) makes the frontend Degraded InvalidSpec, naming its own field, with nothing
+// written: no Secret, ConfigMap, Service or StatefulSet. Fixed, it proceeds.
+func TestRefusedChildrenAreInvalidSpecAndNothingIsWritten(t *testing.T) {
+	RegisterTestingT(t)
+	ctx := context.Background()
+	for _, tc := range admission.RefusedChildren {
+		ns := newNamespace(t)
+		u, err := admission.Frontend("one", ns, tc.Spec)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8sClient.Create(ctx, u)).To(Succeed(), tc.Name)
+		Eventually(func(g Gomega) {
+			d := degraded(g, ns)
+			g.Expect(d.Status).To(Equal(metav1.ConditionTrue), tc.Name)
+			g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonInvalidSpec), tc.Name)
+			g.Expect(d.Message).To(ContainSubstring(tc.Message), tc.Name)
+		}, timeout, poll).Should(Succeed())
+		for _, list := range []client.ObjectList{&appsv1.StatefulSetList{}, &corev1.ServiceList{}, &corev1.SecretList{}, &corev1.ConfigMapList{}} {
+			Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+			Expect(meta.LenList(list)).To(BeZero(), "%s: %T written for an invalid spec", tc.Name, list)
+		}
+	}
+
+	// The user fixes the spec: the frontend is created.
+	ns := newNamespace(t)
+	u, err := admission.Frontend("one", ns, admission.RefusedChildren[0].Spec)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(k8sClient.Create(ctx, u)).To(Succeed())
+	Eventually(func(g Gomega) { g.Expect(degraded(g, ns).Reason).To(Equal(opennebulav1alpha1.ReasonInvalidSpec)) }, timeout, poll).Should(Succeed())
+	fix := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"service":{"nodePorts":{"oned":30633}}}}`))
+	Expect(k8sClient.Patch(ctx, u, fix)).To(Succeed())
+	Eventually(func(g Gomega) {
+		g.Expect(degraded(g, ns).Status).To(Equal(metav1.ConditionFalse))
+		svc := get(g, ns, "one", &corev1.Service{})
+		g.Expect(svc.Spec.Ports).To(ContainElement(And(HaveField("Name", "oned"), HaveField("NodePort", int32(30633)))))
+		get(g, ns, "one", &appsv1.StatefulSet{})
+	}, timeout, poll).Should(Succeed())
+}
+
 func degraded(g Gomega, ns string) *metav1.Condition {
 	fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 	return condition(g, fe, opennebulav1alpha1.ConditionDegraded)
@@ -52,20 +93,21 @@ func TestMissingReferencesDegradeAndRecover(t *testing.T) {
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
 	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "admin", Key: "pw"}
 	fe.Spec.Persistence.StorageClassName = new("fast")
+	fe.Spec.Pod.PriorityClassName = "frontend-critical"
 	Expect(k8sClient.Create(ctx, fe)).To(Succeed())
 
 	Eventually(func(g Gomega) {
 		d := degraded(g, ns)
 		g.Expect(d.Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonSecretMissing))
-		g.Expect(d.Message).To(Equal("Secret admin does not exist"))
+		g.Expect(d.Message).To(Equal("spec.admin.passwordSecretRef: Secret admin does not exist"))
 	}, timeout, poll).Should(Succeed())
 	Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "one"}, &appsv1.StatefulSet{}))).To(BeTrue(),
 		"the StatefulSet must wait for the Secret")
 	// The problem is an Event too, and rechecks (every 300ms here) do not repeat it.
 	eventCount := func(g Gomega) int32 {
 		return occurrences(eventsWith(g, ns, opennebulav1alpha1.ReasonSecretMissing), func(e corev1.Event) bool {
-			return e.Type == corev1.EventTypeWarning && e.Message == "Secret admin does not exist"
+			return e.Type == corev1.EventTypeWarning && e.Message == "spec.admin.passwordSecretRef: Secret admin does not exist"
 		})
 	}
 	Eventually(eventCount, timeout, poll).Should(BeNumerically(">", 0))
@@ -79,7 +121,7 @@ func TestMissingReferencesDegradeAndRecover(t *testing.T) {
 	Eventually(func(g Gomega) {
 		d := degraded(g, ns)
 		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonSecretKeyMissing))
-		g.Expect(d.Message).To(Equal(`Secret admin has no key "pw"`))
+		g.Expect(d.Message).To(Equal(`spec.admin.passwordSecretRef: Secret admin has no key "pw"`))
 	}, timeout, poll).Should(Succeed())
 
 	secret.StringData = map[string]string{"pw": "x"}
@@ -87,10 +129,22 @@ func TestMissingReferencesDegradeAndRecover(t *testing.T) {
 	Eventually(func(g Gomega) {
 		d := degraded(g, ns)
 		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonStorageClassMissing))
-		g.Expect(d.Message).To(Equal("StorageClass fast does not exist"))
+		g.Expect(d.Message).To(Equal("spec.persistence.storageClassName: StorageClass fast does not exist"))
 	}, timeout, poll).Should(Succeed())
 
 	Expect(k8sClient.Create(ctx, &storageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast"}, Provisioner: "example.org/fast"})).To(Succeed())
+	Eventually(func(g Gomega) {
+		d := degraded(g, ns)
+		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonPriorityClassMissing))
+		g.Expect(d.Message).To(Equal("spec.pod.priorityClassName: PriorityClass frontend-critical does not exist"))
+	}, timeout, poll).Should(Succeed())
+	Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "one"}, &appsv1.StatefulSet{}))).To(BeTrue(),
+		"the StatefulSet must wait for the PriorityClass: its pod could not be created")
+
+	Expect(k8sClient.Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "frontend-critical"}, Value: 1000})).To(Succeed())
+	t.Cleanup(func() {
+		_ = k8sClient.Delete(context.Background(), &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "frontend-critical"}})
+	})
 	Eventually(func(g Gomega) {
 		d := degraded(g, ns)
 		g.Expect(d.Status).To(Equal(metav1.ConditionFalse))
@@ -106,6 +160,7 @@ func TestMissingReferencesDegradeAndRecover(t *testing.T) {
 		}
 		g.Expect(ref.Name).To(Equal("admin"))
 		g.Expect(ref.Key).To(Equal("pw"))
+		g.Expect(sts.Spec.Template.Spec.PriorityClassName).To(Equal("frontend-critical"))
 	}, timeout, poll).Should(Succeed())
 	// The user's Secret is never touched.
 	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(Succeed())

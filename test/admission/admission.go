@@ -99,6 +99,99 @@ var BadCreates = []BadCreate{
 	{"unicode-hostname", `hostname: "frontënd.example.org"`, "spec.hostname: Invalid value"},
 	{"unicode-ingress-host", `ingress: {enabled: true, host: "clöud.example.org"}`, "spec.ingress.host: Invalid value"},
 	{"unicode-monitor", `monitorAddress: "mönitor.example.org"`, "spec.monitorAddress: Invalid value"},
+
+	// Values inside fields embedded from Kubernetes types, which the children's API would
+	// refuse: the CRD's CEL rules check them at admission.
+	{"nodeport-duplicate", `service: {type: NodePort, nodePorts: {oned: 30633, fireedge: 30633}}`, "service.nodePorts values must be distinct"},
+	{"lb-source-cidr", `service: {type: LoadBalancer, loadBalancerSourceRanges: [10.0.0.0/33]}`, "service.loadBalancerSourceRanges must be CIDRs"},
+	{"lb-source-address", `service: {type: LoadBalancer, loadBalancerSourceRanges: [office]}`, "service.loadBalancerSourceRanges must be CIDRs"},
+	{"service-label-key", `service: {labels: {"-bad": x}}`, "service.labels keys must be label keys"},
+	{"service-label-value", `service: {labels: {app: "two words"}}`, "service.labels values must be label values"},
+	{"service-annotation-key", `service: {annotations: {"bad key": x}}`, "service.annotations keys must be annotation keys"},
+	{"pod-label-value-long", `pod: {labels: {app: "` + strings.Repeat("v", 64) + `"}}`, "spec.pod.labels.app: Too long"},
+	{"pod-annotation-key", `pod: {annotations: {"a/b/c": x}}`, "pod.annotations keys must be annotation keys"},
+	{"ingress-annotation-key", `ingress: {enabled: true, annotations: {"nginx ingress": x}}`, "ingress.annotations keys must be annotation keys"},
+	{"node-selector-value", `pod: {nodeSelector: {zone: "a b"}}`, "pod.nodeSelector values must be label values"},
+	{"node-selector-key", `pod: {nodeSelector: {"zone?": a}}`, "pod.nodeSelector keys must be label keys"},
+	{"env-name-digit", `pod: {env: [{name: 1BAD, value: x}]}`, "pod.env names must be letters, digits"},
+	{"env-name-space", `pod: {env: [{name: "TWO WORDS", value: x}]}`, "pod.env names must be letters, digits"},
+	{"limits-below-requests", `pod: {resources: {requests: {cpu: "2"}, limits: {cpu: "1"}}}`, "pod.resources.limits must not be below pod.resources.requests"},
+	{"proxy-limits", `fireEdgeProxy: {resources: {requests: {memory: 1Gi}, limits: {memory: 512Mi}}}`, "fireEdgeProxy.resources.limits must not be below"},
+	{"mariadb-limits", `database: {mariadb: {resources: {requests: {memory: 2Gi}, limits: {memory: 1Gi}}}}`, "database.mariadb.resources.limits must not be below"},
+	{"probe-period-zero", `probes: {liveness: {tcpSocket: {port: 2633}, periodSeconds: 0}}`, "probes.liveness: periodSeconds, timeoutSeconds"},
+	{"probe-timeout-negative", `probes: {readiness: {tcpSocket: {port: 2633}, timeoutSeconds: -5}}`, "probes.readiness: periodSeconds, timeoutSeconds"},
+	{"probe-delay-negative", `probes: {startup: {tcpSocket: {port: 2633}, initialDelaySeconds: -1}}`, "probes.startup: periodSeconds, timeoutSeconds"},
+	{"probe-no-handler", `probes: {readiness: {periodSeconds: 10}}`, "probes.readiness needs exactly one of exec, httpGet, tcpSocket and grpc"},
+	{"probe-two-handlers", `probes: {liveness: {tcpSocket: {port: 2633}, exec: {command: ["true"]}}}`, "probes.liveness needs exactly one of"},
+	{"probe-success-liveness", `probes: {liveness: {tcpSocket: {port: 2633}, successThreshold: 2}}`, "probes.liveness.successThreshold must be 1"},
+	{"toleration-operator", `pod: {tolerations: [{key: a, operator: Maybe}]}`, "pod.tolerations operator must be Exists or Equal"},
+	{"toleration-effect", `pod: {tolerations: [{key: a, operator: Exists, effect: Sometimes}]}`, "pod.tolerations effect must be NoSchedule, PreferNoSchedule or NoExecute"},
+	{"toleration-exists-value", `pod: {tolerations: [{key: a, operator: Exists, value: b}]}`, "pod.tolerations value must be empty with operator Exists"},
+	{"toleration-no-key", `pod: {tolerations: [{operator: Equal, value: b}]}`, "a toleration without a key needs operator Exists"},
+	{"toleration-key", `pod: {tolerations: [{key: "bad key", operator: Exists}]}`, "pod.tolerations key must be a label key"},
+	{"toleration-seconds", `pod: {tolerations: [{key: a, operator: Exists, effect: NoSchedule, tolerationSeconds: 10}]}`, "pod.tolerations tolerationSeconds needs effect NoExecute"},
+	{"spread-skew", `pod: {topologySpreadConstraints: [{maxSkew: 0, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}]}`, "pod.topologySpreadConstraints maxSkew must be at least 1"},
+	{"spread-when", `pod: {topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: Never}]}`, "pod.topologySpreadConstraints whenUnsatisfiable must be DoNotSchedule or ScheduleAnyway"},
+	{"spread-key", `pod: {topologySpreadConstraints: [{maxSkew: 1, topologyKey: "", whenUnsatisfiable: DoNotSchedule}]}`, "pod.topologySpreadConstraints topologyKey must be a label key"},
+	{"claim-retention", `persistentVolumeClaimRetentionPolicy: {whenDeleted: Forget}`, "persistentVolumeClaimRetentionPolicy whenDeleted and whenScaled must be Retain or Delete"},
+	{"mount-no-volume", `pod: {volumeMounts: [{name: extra, mountPath: /extra}]}`, "pod.volumeMounts must each name a volume of pod.volumes"},
+	{"mount-unknown-volume", `pod: {volumes: [{name: extra, emptyDir: {}}], volumeMounts: [{name: other, mountPath: /extra}]}`, "pod.volumeMounts must each name a volume of pod.volumes"},
+	{"mount-over-data", `pod: {volumes: [{name: extra, emptyDir: {}}], volumeMounts: [{name: extra, mountPath: /var/lib/one}]}`, "pod.volumeMounts cannot mount at /var/lib/one"},
+	{"mount-duplicate", `pod: {volumes: [{name: a, emptyDir: {}}], volumeMounts: [{name: a, mountPath: /a}, {name: a, mountPath: /a}]}`, "spec.pod.volumeMounts[1]: Duplicate value"},
+	{"volume-reserved", `pod: {volumes: [{name: config, emptyDir: {}}]}`, "pod.volumes cannot be named data, config or ssh-keys"},
+	{"volume-name", `pod: {volumes: [{name: Bad_Name, emptyDir: {}}]}`, "pod.volumes names must be DNS labels"},
+	{"volume-configmap-unnamed", `pod: {volumes: [{name: extra, configMap: {name: ""}}]}`, "pod.volumes configMap.name and secret.secretName must not be empty"},
+	{"volume-secret-unnamed", `pod: {volumes: [{name: extra, secret: {}}]}`, "pod.volumes configMap.name and secret.secretName must not be empty"},
+	{"volume-duplicate", `pod: {volumes: [{name: a, emptyDir: {}}, {name: a, emptyDir: {}}]}`, "spec.pod.volumes[1]: Duplicate value"},
+	{"priority-class-name", `pod: {priorityClassName: High_Priority}`, "pod.priorityClassName must name a PriorityClass"},
+	{"service-account-name", `pod: {serviceAccountName: "my account"}`, "pod.serviceAccountName must name a ServiceAccount"},
+	// Semantic values.
+	{"hostname-port", `hostname: "frontend.example.org:2633"`, "hostname must be a DNS name or an IP address, without a port"},
+	{"monitor-port", `monitorAddress: "10.0.0.5:4124"`, "monitorAddress must be a DNS name or an IP address, without a port"},
+	{"ext-host-port", `database: {backend: External, external: {host: "db.example.org:3306", passwordSecretRef: {name: s, key: k}}}`,
+		"database.external.host must be a DNS name or an IP address, without a port"},
+	{"public-url-scheme", `fireEdgeProxy: {publicURL: "ftp://cloud.example.org"}`, "fireEdgeProxy.publicURL must be an http or https URL"},
+	// Empty names in optional references.
+	{"ssh-key-empty", `ssh: {keySecretRef: {name: ""}}`, "ssh.keySecretRef.name must name a Secret"},
+	{"pull-secret-empty", `imagePullSecrets: [{name: ""}]`, "imagePullSecrets entries must name a Secret"},
+	{"env-from-empty", `pod: {envFrom: [{secretRef: {name: ""}}]}`, "pod.envFrom secretRef.name and configMapRef.name must not be empty"},
+	{"tls-secret-empty", `ingress: {enabled: true, host: cloud.example.org, tlsSecretName: ""}`, "ingress.tlsSecretName must name a Secret"},
+	{"admin-secret-empty", `admin: {passwordSecretRef: {name: "", key: password}}`, "spec.admin.passwordSecretRef.name"},
+	{"ingress-class-empty", `ingress: {enabled: true, className: ""}`, "ingress.className must name an IngressClass"},
+}
+
+// GoodCreates are admitted: the edges of the rules above, so that no rule is stricter than
+// the Kubernetes API it guards.
+var GoodCreates = []BadCreate{
+	{"ipv6-addresses", `hostname: "2001:db8::10", monitorAddress: "2001:db8::11"`, ""},
+	{"monitord-shares-node-port", `service: {type: NodePort, nodePorts: {monitord-tcp: 30124, monitord-udp: 30124}}`, ""},
+	{"prefixed-keys", `service: {labels: {example.org/tier: control-plane, app: ""}, annotations: {Example.ORG/Owner: "Some Team"}}`, ""},
+	{"toleration-all", `pod: {tolerations: [{operator: Exists}, {key: a, operator: Equal, value: b, effect: NoExecute, tolerationSeconds: 30}]}`, ""},
+	{"mounts-inside-data", `pod: {volumes: [{name: ds, emptyDir: {}}], volumeMounts: [{name: ds, mountPath: /var/lib/one/datastores/100}]}`, ""},
+	{"limits-equal-requests", `pod: {resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {cpu: "0.5", memory: 1024Mi}}}`, ""},
+	{"probes", `probes: {readiness: {httpGet: {path: /, port: 2616}, successThreshold: 2, periodSeconds: 5}, liveness: {grpc: {port: 2633}}}`, ""},
+	{"env-names", `pod: {env: [{name: _A.b-C9, value: x}], envFrom: [{configMapRef: {name: extra}}]}`, ""},
+	{"public-url", `fireEdgeProxy: {publicURL: "https://cloud.example.org:8443/"}`, ""},
+	{"defaults-left-empty", `pod: {priorityClassName: "", serviceAccountName: ""}`, ""},
+}
+
+// RefusedChildren are admitted (the CRD's schema cannot express what is wrong with them:
+// it depends on the cluster, or lies deep inside Kubernetes types), but the API server
+// refuses a child they render. The operator must report Degraded InvalidSpec with a message
+// naming the frontend's field (Message) and write nothing.
+var RefusedChildren = []BadCreate{
+	{"nodeport-outside-range", `service: {type: NodePort, nodePorts: {oned: 4124}}`, "spec.service.nodePorts.oned: Invalid value: 4124: provided port is not in the valid range"},
+	{"volume-two-sources", `pod: {volumes: [{name: extra, emptyDir: {medium: Memory}, hostPath: {path: /srv}}], volumeMounts: [{name: extra, mountPath: /extra}]}`, "spec.pod.volumes[0]"},
+	{"probe-port-zero", `probes: {liveness: {httpGet: {port: 0}}}`, "spec.probes.liveness.httpGet.port"},
+	{"env-two-sources", `pod: {env: [{name: A, valueFrom: {fieldRef: {fieldPath: metadata.name}, configMapKeyRef: {name: c, key: k}}}]}`, "spec.pod.env[0].valueFrom"},
+	{"affinity-operator", `pod: {affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: a, operator: Maybe}]}]}}}}`, "spec.pod.affinity.nodeAffinity"},
+	{"run-as-negative", `pod: {securityContext: {runAsUser: -1}}`, "spec.pod.securityContext.runAsUser"},
+	{"extended-resource-overcommit", `pod: {resources: {requests: {example.com/gpu: "1"}, limits: {example.com/gpu: "2"}}}`, "spec.pod.resources"},
+}
+
+// Frontend returns a frontend of the tables' form: spec is YAML flow mapping content.
+func Frontend(name, namespace, spec string) (*unstructured.Unstructured, error) {
+	return frontend(name, namespace, "{"+spec+"}")
 }
 
 // BadUpdates are refused when an admitted frontend is changed.
@@ -156,8 +249,9 @@ func refusal(name string, err error, want string) error {
 	return nil
 }
 
-// Check sends every case of the table to the API server c talks to, in namespace (which must
-// exist), and returns one error per case that was not refused as it should be. Creations
+// Check sends every case of the tables to the API server c talks to, in namespace (which
+// must exist), and returns one error per case that was not refused (or, for GoodCreates,
+// admitted) as it should be. Creations
 // are server-side dry runs (admission runs in full, nothing is stored); the bad updates
 // create their frontend first, named "upd-<case>".
 func Check(ctx context.Context, c client.Client, namespace string) []error {
@@ -170,6 +264,15 @@ func Check(ctx context.Context, c client.Client, namespace string) []error {
 		}
 		if err := refusal(tc.Name, c.Create(ctx, u, client.DryRunAll, client.FieldValidation("Strict")), tc.Message); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for _, tc := range GoodCreates {
+		u, err := frontend(tc.Name, namespace, "{"+tc.Spec+"}")
+		if err == nil {
+			err = c.Create(ctx, u, client.DryRunAll, client.FieldValidation("Strict"))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: refused: %w", tc.Name, err))
 		}
 	}
 	for _, tc := range BadUpdates {

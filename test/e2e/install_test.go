@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
@@ -137,6 +138,9 @@ func TestInstallYAML(t *testing.T) {
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort))
 	createNamespace(t, "e2e-install")
 	fe := frontendIn("e2e-install", "fe")
+	// A field the CRD cannot fully check: the manager validates the children with server-side
+	// dry runs (a pod among them) before writing, with exactly the install's permissions.
+	fe.Spec.Pod.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}
 	g.Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
 	waitReady(g, fe)
 
