@@ -71,9 +71,11 @@ test-e2e: manifests generate build k8s-binaries ## Run the e2e tests on a local 
 
 FUZZTIME ?= 15s
 .PHONY: fuzz
-fuzz: ## Fuzz the builders and the render YAML reader for FUZZTIME each (seed corpus: testdata/fuzz).
+fuzz: envtest-assets ## Fuzz the builders, the render YAML reader and admission against a real API server for FUZZTIME each (seed corpus: testdata/fuzz).
 	go test ./internal/builder -run '^$$' -fuzz FuzzBuild -fuzztime $(FUZZTIME)
 	go test ./internal/render -run '^$$' -fuzz FuzzRender -fuzztime $(FUZZTIME)
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST)" use -i $(ENVTEST_K8S_VERSION) -p path)" \
+		go test ./test/admitted -run '^$$' -fuzz FuzzAdmittedFrontendsRenderValidChildren -fuzztime $(FUZZTIME) -parallel 1
 
 BENCH_N ?= 10,100,500
 .PHONY: bench

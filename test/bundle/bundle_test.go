@@ -86,11 +86,13 @@ func TestALMExamplesPassTheCRD(t *testing.T) {
 		t.Fatal("no alm-examples")
 	}
 	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(bundleDir, "manifests")}, ErrorIfCRDPathMissing: true}
+	// Stopped also when Start fails: it fails after starting etcd and the API server
+	// when a CRD is refused.
+	defer func() { _ = env.Stop() }()
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		t.Fatal(err)
