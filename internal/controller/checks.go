@@ -8,6 +8,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
@@ -44,6 +45,12 @@ func (r *OpenNebulaFrontendReconciler) checkClusterReferences(ctx context.Contex
 		if apierrors.IsNotFound(err) {
 			st.Report(&status.Problem{Reason: ref.reason, Message: fmt.Sprintf("%s: %s %s does not exist", ref.field, ref.kind, ref.name)})
 			return nil
+		}
+		if apierrors.IsForbidden(err) {
+			// A namespaced install (config/namespaced: the rules granted by a RoleBinding)
+			// cannot read cluster-scoped kinds: the check is skipped, as it cannot be made.
+			ctrl.LoggerFrom(ctx).V(1).Info("cannot check a cluster-scoped reference", "field", ref.field, "error", err.Error())
+			continue
 		}
 		if err != nil {
 			return err

@@ -219,6 +219,9 @@ func TestNamespacedInstall(t *testing.T) {
 	log := startManager(t, kubeconfigFor(t, "opennebula-operator-system", "opennebula-operator-controller-manager"),
 		[]string{"WATCH_NAMESPACE=e2e-watched"}, "--leader-elect", "--leader-election-namespace=opennebula-operator-system")
 	watched := frontendIn("e2e-watched", "fe")
+	// A StorageClass by name: the namespaced install cannot read cluster-scoped kinds, so
+	// the manager skips that check instead of failing the frontend.
+	watched.Spec.Persistence.StorageClassName = ptr.To("local-hostpath")
 	unwatched := frontendIn("e2e-unwatched", "fe")
 	g.Expect(k8sClient.Create(context.Background(), watched)).To(Succeed())
 	g.Expect(k8sClient.Create(context.Background(), unwatched)).To(Succeed())
