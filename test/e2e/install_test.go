@@ -221,7 +221,7 @@ func TestNamespacedInstall(t *testing.T) {
 	watched := frontendIn("e2e-watched", "fe")
 	// A StorageClass by name: the namespaced install cannot read cluster-scoped kinds, so
 	// the manager skips that check instead of failing the frontend.
-	watched.Spec.Persistence.StorageClassName = ptr.To("local-hostpath")
+	watched.Spec.Persistence.StorageClassName = new("local-hostpath")
 	unwatched := frontendIn("e2e-unwatched", "fe")
 	g.Expect(k8sClient.Create(context.Background(), watched)).To(Succeed())
 	g.Expect(k8sClient.Create(context.Background(), unwatched)).To(Succeed())
