@@ -99,9 +99,11 @@ func (c *Client) DelServer(ctx context.Context, zoneID, serverID int) error {
 	return err
 }
 
-// ResetServer is one.zone.resetserver: the leader forgets what it replicated to serverID
-// and sends its log again from the start (RaftManager::reset_index), for a server whose
-// database was reseeded.
+// ResetServer is one.zone.resetserver, for a server whose database was reseeded from the
+// leader's: the leader sets the server's next index to its own last index + 1
+// (RaftManager::reset_index in src/raft/RaftManager.cc), as for a server just added; an
+// entry the copy lacks is then found by the usual step back on a refused append
+// (RaftManager::replicate_failure).
 func (c *Client) ResetServer(ctx context.Context, zoneID, serverID int) error {
 	_, err := c.callID(ctx, "one.zone.resetserver", zoneID, serverID)
 	return err

@@ -228,38 +228,66 @@ func (s *Server) SetServerID(id int) error {
 // one.zone.raftstatus (answered locally by every server, leader or not).
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
+	if err := s.start(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitAnswer(t)
+}
+
+// StartWrapped starts oned through a start wrapper, the way a frontend pod does: the
+// wrapper (the operator's start-oned.sh, in wrapperDir) gets the server's oned.conf, its
+// name and the directory of recorded server IDs, and runs oned last. It does not wait for
+// an answer: a joining server's wrapper waits for its ID first.
+func (s *Server) StartWrapped(t testing.TB, wrapper, serversDir string, env ...string) {
+	t.Helper()
+	env = append(env, "ONED_CONF="+filepath.Join(s.Dir, "etc", "oned.conf"), "RAFT_SERVERS_DIR="+serversDir, "POD_NAME="+s.Name,
+		// No supervisord on this machine: the wrapper leaves its configuration alone.
+		"SUPERVISOR_CONF_DIR="+filepath.Join(s.Dir, "no-supervisor"))
+	if err := s.start([]string{"sh", wrapper}, env); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs oned -f, behind the given command prefix, with extra environment.
+func (s *Server) start(prefix, env []string) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cmd != nil {
-		s.mu.Unlock()
-		t.Fatalf("%s already runs (pid %d)", s.Name, s.cmd.Process.Pid)
+		return fmt.Errorf("%s already runs (pid %d)", s.Name, s.cmd.Process.Pid)
 	}
 	logFile, err := os.OpenFile(filepath.Join(s.Dir, "oned.stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		s.mu.Unlock()
-		t.Fatal(err)
+		return err
 	}
-	cmd := exec.Command(filepath.Join(s.Dir, "bin", "oned"), "-f")
+	args := append(append([]string(nil), prefix...), filepath.Join(s.Dir, "bin", "oned"), "-f")
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = s.Dir
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(append(os.Environ(),
 		"ONE_LOCATION="+s.Dir,
 		"ONE_AUTH="+filepath.Join(s.Dir, "one_auth"),
 		"RUBYLIB="+filepath.Join(s.Dir, "lib", "ruby"),
 		"PATH="+filepath.Join(s.Dir, "bin")+":"+os.Getenv("PATH"),
-	)
+	), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group: the drivers and monitord oned forks are stopped with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		s.mu.Unlock()
 		_ = logFile.Close()
-		t.Fatalf("starting %s: %v", s.Name, err)
+		return fmt.Errorf("starting %s: %w", s.Name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(done) }()
 	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-	s.logf("%s: oned pid %d on %s (SERVER_ID %d)", s.Name, cmd.Process.Pid, s.Endpoint(), s.ServerID)
+	s.logf("%s: oned pid %d on %s (%s)", s.Name, cmd.Process.Pid, s.Endpoint(), strings.Join(args[:len(args)-2], " "))
+	return nil
+}
 
+// WaitAnswer waits until the started server answers one.zone.raftstatus.
+func (s *Server) WaitAnswer(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
 	c := s.Client(t)
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -278,6 +306,22 @@ func (s *Server) Start(t testing.TB) {
 			t.Fatalf("%s: oned did not answer within %s (last: %v): %s", s.Name, startTimeout, err, s.LogTail())
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// Exited reports whether the server's process was started and has exited by itself.
+func (s *Server) Exited() bool {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -382,4 +426,24 @@ func freePorts() (ports, error) {
 		nums = append(nums, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports{nums[0], nums[1], nums[2], nums[3], nums[4]}, nil
+}
+
+// Wipe removes the stopped server's database and keys, as a lost volume would.
+func (s *Server) Wipe() error {
+	if s.Running() {
+		return errors.New("refusing to wipe the database under a running oned")
+	}
+	for _, p := range []string{filepath.Join("var", "one.db"), filepath.Join("var", ".one")} {
+		if err := os.RemoveAll(filepath.Join(s.Dir, p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HasDatabase reports whether the server has a database (a volume that was seeded or
+// bootstrapped).
+func (s *Server) HasDatabase() bool {
+	_, err := os.Stat(filepath.Join(s.Dir, "var", "one.db"))
+	return err == nil
 }

@@ -1,0 +1,174 @@
+package builder
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/opennebula-operator/opennebula-operator/internal/raft"
+)
+
+// Keys of the Raft HA files in the frontend's ConfigMap, and where the pod reads the
+// server IDs the operator records (docs/opennebula.md, "Raft HA").
+const (
+	// StartWrapperKey is the start wrapper: the image's entry point runs it as its command;
+	// it gives oned its SERVER_ID, RAFT settings and hooks, then runs supervisord.
+	StartWrapperKey = "start-oned.sh"
+	// RaftConfKey is the oned.conf fragment the wrapper puts in place of the image's
+	// FEDERATION and RAFT blocks.
+	RaftConfKey = "oned-raft.conf"
+	// RaftHookKey is the script oned runs when its server becomes leader or follower.
+	RaftHookKey = "raft-hook.sh"
+	// RaftServersDir is where the pod reads the server IDs: one file per pod name, holding
+	// the ID oned gave that server (one.zone.info, read back by NAME).
+	RaftServersDir = configMountDir + "/raft-servers"
+
+	// Placeholders the wrapper fills in: the server's ID, and the directory it runs from
+	// (the ConfigMap's mount in the pod, a test's directory otherwise).
+	serverIDPlaceholder  = "@SERVER_ID@"
+	configDirPlaceholder = "@CONFIG_DIR@"
+)
+
+// RaftTiming are oned's RAFT settings. The values are oned.conf's defaults in 7.2
+// (share/etc/oned.conf): written out so that every server of a zone has the same, whatever
+// its image ships.
+type RaftTiming struct {
+	LimitPurge, LogRetention, LogPurgeTimeoutSeconds       int
+	ElectionTimeoutMS, BroadcastTimeoutMS, XMLRPCTimeoutMS int
+}
+
+// DefaultRaftTiming are OpenNebula 7.2's defaults.
+var DefaultRaftTiming = RaftTiming{
+	LimitPurge: 100000, LogRetention: 250000, LogPurgeTimeoutSeconds: 60,
+	ElectionTimeoutMS: 5000, BroadcastTimeoutMS: 500, XMLRPCTimeoutMS: 1000,
+}
+
+// RaftConf is the oned.conf fragment every server of a frontend gets: identical on all of
+// them but for SERVER_ID, which the wrapper fills in (-1, solo, until the operator records
+// the server's ID). The hooks start OneFlow and OneGate on the leader only: they are not
+// HA-aware (OpenNebula's share/hooks/raft/vip.sh does the same with systemd). oned runs
+// the follower hook at start and on losing leadership, the leader hook on winning an
+// election (RaftManager in src/raft/RaftManager.cc); a command with an absolute path is
+// run as is (ExecuteHook in src/hm/ExecuteHook.cc), its arguments split at spaces.
+func RaftConf(t RaftTiming) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `FEDERATION = [
+    MODE             = "STANDALONE",
+    ZONE_ID          = %d,
+    SERVER_ID        = %s,
+    MASTER_ONED      = "",
+    MASTER_ONED_GRPC = ""
+]
+
+RAFT = [
+    LIMIT_PURGE          = %d,
+    LOG_RETENTION        = %d,
+    LOG_PURGE_TIMEOUT    = %d,
+    ELECTION_TIMEOUT_MS  = %d,
+    BROADCAST_TIMEOUT_MS = %d,
+    XMLRPC_TIMEOUT_MS    = %d
+]
+`, raft.ZoneID, serverIDPlaceholder, t.LimitPurge, t.LogRetention, t.LogPurgeTimeoutSeconds,
+		t.ElectionTimeoutMS, t.BroadcastTimeoutMS, t.XMLRPCTimeoutMS)
+	for _, h := range []struct{ attr, role string }{{"RAFT_LEADER_HOOK", "leader"}, {"RAFT_FOLLOWER_HOOK", "follower"}} {
+		fmt.Fprintf(&b, `
+%s = [
+    COMMAND   = "%s/%s",
+    ARGUMENTS = "%s"
+]
+`, h.attr, configDirPlaceholder, RaftHookKey, h.role)
+	}
+	return b.String()
+}
+
+// StartWrapper is the frontend container's command, run by the image's entry point after
+// it has written oned.conf's DB block (the entry point is kept: it runs its command last).
+// It reads the server's ID from RaftServersDir by pod name: none recorded and no zone
+// formed (the directory empty) is a solo server; none recorded in a formed zone is a
+// server joining, which waits until the operator has added it on the leader and recorded
+// the ID oned gave. It then replaces oned.conf's FEDERATION, RAFT and RAFT_*_HOOK blocks
+// with RaftConf, and, in a zone, lets the hooks start OneFlow and OneGate on the leader
+// only, before running its arguments (supervisord).
+func StartWrapper() string {
+	return `#!/bin/sh
+# Start wrapper of an OpenNebula frontend server, written by opennebula-operator.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+conf=${ONED_CONF:-/etc/one/oned.conf}
+servers=${RAFT_SERVERS_DIR:-` + RaftServersDir + `}
+name=${POD_NAME:-$(hostname)}
+supervisor=${SUPERVISOR_CONF_DIR:-/etc/supervisor}
+marker="# Raft HA settings of opennebula-operator (start-oned.sh); everything below is rewritten at each start."
+
+server_id=-1
+if [ -f "$servers/$name" ]; then
+  server_id=$(cat "$servers/$name")
+elif [ -n "$(ls "$servers" 2>/dev/null)" ]; then
+  echo "start-oned: $name joins a formed zone: waiting for the operator to add it and record its server ID"
+  until [ -f "$servers/$name" ]; do sleep 1; done
+  server_id=$(cat "$servers/$name")
+fi
+case $server_id in
+  -1|[0-9]|[0-9][0-9]|[0-9][0-9][0-9]) ;;
+  *) echo "start-oned: $servers/$name holds '$server_id', not a server ID" >&2; exit 1 ;;
+esac
+echo "start-oned: $name starts with SERVER_ID $server_id"
+
+# The image's blocks go (a block ends at the line holding its ']'), and so does what an
+# earlier start appended; ours are appended after a marker line.
+awk -v frag="$here/` + RaftConfKey + `" -v id="$server_id" -v dir="$here" -v marker="$marker" '
+  $0 == marker { exit }
+  /^[ \t]*(FEDERATION|RAFT|RAFT_LEADER_HOOK|RAFT_FOLLOWER_HOOK)[ \t]*=/ { if ($0 !~ /\]/) skip = 1; next }
+  skip { if ($0 ~ /\]/) skip = 0; next }
+  { print }
+  END {
+    print marker
+    while ((getline line < frag) > 0) {
+      gsub(/` + serverIDPlaceholder + `/, id, line)
+      gsub(/` + configDirPlaceholder + `/, dir, line)
+      print line
+    }
+  }' "$conf" > "$conf.operator"
+cat "$conf.operator" > "$conf"
+rm -f "$conf.operator"
+
+# In a zone OneFlow and OneGate run on the leader only: the hooks (run by oned as
+# oneadmin) start and stop them through supervisord, which must let oneadmin in.
+if [ "$server_id" -ge 0 ] && [ -d "$supervisor" ]; then
+  for f in "$supervisor"/conf.d/*.conf; do
+    [ -f "$f" ] || continue
+    awk '/^\[/ { ha = ($0 ~ /^\[program:(oneflow|onegate)\]/) } ha && /^autostart[ \t]*=/ { $0 = "autostart=false" } { print }' "$f" > "$f.operator"
+    cat "$f.operator" > "$f"
+    rm -f "$f.operator"
+  done
+  if [ -f "$supervisor/supervisord.conf" ]; then
+    sed -i '/^\[unix_http_server\]/,/^\[/ { s/^chmod=.*/chmod=0770/; /^chown=/d }' "$supervisor/supervisord.conf"
+    sed -i '/^\[unix_http_server\]/a chown=root:oneadmin' "$supervisor/supervisord.conf"
+  fi
+fi
+
+exec "$@"
+`
+}
+
+// RaftHook is run by oned as RAFT_LEADER_HOOK ("leader") and RAFT_FOLLOWER_HOOK
+// ("follower").
+func RaftHook() string {
+	return `#!/bin/sh
+# Raft state hook of an OpenNebula frontend server, written by opennebula-operator.
+# OneFlow and OneGate are not HA-aware: they run on the leader only.
+case "${1:-}" in
+  leader) exec supervisorctl start oneflow onegate ;;
+  follower) exec supervisorctl stop oneflow onegate ;;
+  *) echo "raft-hook: unknown role '${1:-}'" >&2; exit 1 ;;
+esac
+`
+}
+
+// RaftFiles are the ConfigMap entries a server of a zone needs, by key.
+func RaftFiles() map[string]string {
+	return map[string]string{
+		StartWrapperKey: StartWrapper(),
+		RaftConfKey:     RaftConf(DefaultRaftTiming),
+		RaftHookKey:     RaftHook(),
+	}
+}
