@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
@@ -33,6 +34,8 @@ type Inputs struct {
 	LoadBalancerAddress string
 	// SecretsHash is HashSecretValues of the values of PodSecretRefs: a change rolls the pod.
 	SecretsHash string
+	// Raft is what was observed of the frontend's Raft zone.
+	Raft RaftInputs
 }
 
 // TypeMeta of the kinds the builders produce.
@@ -50,11 +53,14 @@ const DefaultClusterDomain = "cluster.local"
 // them: they are created once by the reconciler (see GeneratedSecrets), never applied.
 func Build(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) []client.Object {
 	var out []client.Object
-	out = append(out, ConfigMap(fe))
+	out = append(out, ConfigMap(fe, in))
 	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB {
 		out = append(out, MariaDBService(fe), MariaDBStatefulSet(fe))
 	}
-	out = append(out, HeadlessService(fe), ExternalService(fe), StatefulSet(fe, opts, in))
+	out = append(out, HeadlessService(fe), ExternalService(fe, in), StatefulSet(fe, opts, in))
+	if ptr.Deref(fe.Spec.Replicas, 1) > 1 {
+		out = append(out, PodDisruptionBudget(fe))
+	}
 	if fe.Spec.Ingress.Enabled {
 		out = append(out, Ingress(fe))
 	}

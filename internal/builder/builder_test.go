@@ -121,7 +121,7 @@ func TestExternalService(t *testing.T) {
 	for _, typ := range []corev1.ServiceType{"", corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer} {
 		fe := frontend()
 		fe.Spec.Service.Type = typ
-		svc := ExternalService(fe)
+		svc := ExternalService(fe, Inputs{})
 		want := typ
 		if want == "" {
 			want = corev1.ServiceTypeClusterIP

@@ -2,6 +2,7 @@ package builder
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,15 +21,20 @@ const (
 	sshHostKeyDir = DataMountPath + "/.ssh/host-keys"
 )
 
-// ConfigMap holds the FireEdge proxy's nginx.conf and the SSH server's sshd_config.
-func ConfigMap(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.ConfigMap {
+// ConfigMap holds the FireEdge proxy's nginx.conf and the SSH server's sshd_config, and
+// in a Raft zone the start wrapper, oned's Raft settings and the Raft hook.
+func ConfigMap(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) *corev1.ConfigMap {
+	data := map[string]string{
+		NginxConfKey:  nginxConf(fe),
+		SSHDConfigKey: sshdConfig(),
+	}
+	if HighAvailability(fe, in) {
+		maps.Copy(data, RaftFiles())
+	}
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: NamesFor(fe.Name).Config, Namespace: fe.Namespace, Labels: Labels(fe)},
-		Data: map[string]string{
-			NginxConfKey:  nginxConf(fe),
-			SSHDConfigKey: sshdConfig(),
-		},
+		Data:       data,
 	}
 }
 

@@ -21,7 +21,7 @@ func TestSpecFieldNamesTheFrontendsField(t *testing.T) {
 	fe.Spec.Probes.Liveness = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromInt32(0)}}}
 	fe.Spec.Ingress.Enabled = true
 	sts := StatefulSet(fe, Options{}, Inputs{})
-	svc := ExternalService(fe)
+	svc := ExternalService(fe, Inputs{})
 	pod := sts.Spec.Template.Spec
 	var frontendIdx, onedIdx, proxyIdx int
 	for i, c := range pod.Containers {

@@ -38,6 +38,11 @@ type Names struct {
 	SSHSecret string
 	// MariaDB names the managed database's StatefulSet, Service and Secret.
 	MariaDB string
+	// RaftServers is the ConfigMap where the operator records each server's Raft ID (a
+	// key per pod name) and the pods read it at start.
+	RaftServers string
+	// PodDisruptionBudget keeps a Raft zone's quorum through voluntary disruptions.
+	PodDisruptionBudget string
 }
 
 // NamesFor derives every child name from the frontend's name.
@@ -53,6 +58,9 @@ func NamesFor(frontend string) Names {
 		AdminSecret:     fit(frontend, "-oneadmin", maxDNSLabel),
 		SSHSecret:       fit(frontend, "-ssh", maxDNSLabel),
 		MariaDB:         fit(frontend, "-mariadb", maxStatefulSetName),
+		RaftServers:     fit(frontend, "-raft-servers", maxDNSLabel),
+		// Only the frontend's pods are disrupted with care: the budget is the frontend's.
+		PodDisruptionBudget: fit(frontend, "", maxDNSLabel),
 	}
 }
 

@@ -136,7 +136,7 @@ func HashSecretValues(values map[string]map[string][]byte) string {
 
 // inputsHash combines the ConfigMap's data with the hash of the Secret values.
 func inputsHash(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) string {
-	data := ConfigMap(fe).Data
+	data := ConfigMap(fe, in).Data
 	h := sha256.New()
 	for _, k := range slices.Sorted(maps.Keys(data)) {
 		h.Write([]byte(k))

@@ -10,8 +10,8 @@ import (
 // Keys of the Raft HA files in the frontend's ConfigMap, and where the pod reads the
 // server IDs the operator records (docs/opennebula.md, "Raft HA").
 const (
-	// StartWrapperKey is the start wrapper: the image's entry point runs it as its command;
-	// it gives oned its SERVER_ID, RAFT settings and hooks, then runs supervisord.
+	// StartWrapperKey is the start wrapper, the frontend container's command in a zone: it
+	// gives oned its SERVER_ID, RAFT settings and hooks, then runs the image's entry point.
 	StartWrapperKey = "start-oned.sh"
 	// RaftConfKey is the oned.conf fragment the wrapper puts in place of the image's
 	// FEDERATION and RAFT blocks.
@@ -20,13 +20,20 @@ const (
 	RaftHookKey = "raft-hook.sh"
 	// RaftServersDir is where the pod reads the server IDs: one file per pod name, holding
 	// the ID oned gave that server (one.zone.info, read back by NAME).
-	RaftServersDir = configMountDir + "/raft-servers"
+	RaftServersDir = "/etc/opennebula-raft-servers"
 
 	// Placeholders the wrapper fills in: the server's ID, and the directory it runs from
 	// (the ConfigMap's mount in the pod, a test's directory otherwise).
 	serverIDPlaceholder  = "@SERVER_ID@"
 	configDirPlaceholder = "@CONFIG_DIR@"
 )
+
+// The image's entry point and command (docs/opennebula.md, the image contract): in a zone
+// the start wrapper is the container's command and runs them after its own work.
+const ImageEntrypoint = "/entrypoint.sh"
+
+// ImageCommand is the image's CMD: supervisord runs oned, FireEdge, OneFlow and OneGate.
+var ImageCommand = []string{"supervisord", "-n", "-c", "/etc/supervisor/supervisord.conf"}
 
 // RaftTiming are oned's RAFT settings. The values are oned.conf's defaults in 7.2
 // (share/etc/oned.conf): written out so that every server of a zone has the same, whatever
@@ -80,14 +87,14 @@ RAFT = [
 	return b.String()
 }
 
-// StartWrapper is the frontend container's command, run by the image's entry point after
-// it has written oned.conf's DB block (the entry point is kept: it runs its command last).
-// It reads the server's ID from RaftServersDir by pod name: none recorded and no zone
+// StartWrapper is the frontend container's command in a zone; its arguments are the
+// image's entry point and command, which it runs last (the entry point is kept, and its
+// edits of oned.conf, the DB block, leave the wrapper's alone). It reads the server's ID from RaftServersDir by pod name: none recorded and no zone
 // formed (the directory empty) is a solo server; none recorded in a formed zone is a
 // server joining, which waits until the operator has added it on the leader and recorded
 // the ID oned gave. It then replaces oned.conf's FEDERATION, RAFT and RAFT_*_HOOK blocks
 // with RaftConf, and, in a zone, lets the hooks start OneFlow and OneGate on the leader
-// only, before running its arguments (supervisord).
+// only, before running its arguments.
 func StartWrapper() string {
 	return `#!/bin/sh
 # Start wrapper of an OpenNebula frontend server, written by opennebula-operator.

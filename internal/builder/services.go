@@ -32,8 +32,8 @@ func HeadlessService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service 
 }
 
 // ExternalService exposes every port of the table: the UI and APIs to users, monitord
-// and SSH to hypervisors, with what load balancers need.
-func ExternalService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service {
+// and SSH to hypervisors, with what load balancers need; in a Raft zone, on the leader.
+func ExternalService(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) *corev1.Service {
 	spec := fe.Spec.Service
 	ports := servicePorts(ProxyEnabled(fe), func(FrontendPort) bool { return true })
 	for i := range ports {
@@ -49,7 +49,7 @@ func ExternalService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service 
 		},
 		Spec: corev1.ServiceSpec{
 			Type:                     cmp.Or(spec.Type, opennebulav1alpha1.DefaultServiceType),
-			Selector:                 SelectorLabels(fe),
+			Selector:                 externalSelector(fe, in),
 			Ports:                    ports,
 			LoadBalancerClass:        spec.LoadBalancerClass,
 			LoadBalancerSourceRanges: spec.LoadBalancerSourceRanges,

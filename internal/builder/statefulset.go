@@ -27,9 +27,11 @@ const (
 	OneadminUID int64 = 9869
 	OneadminGID int64 = 9869
 
-	configVolume  = "config"
-	sshKeysVolume = "ssh-keys"
-	sshKeysMount  = "/etc/opennebula-ssh-keys"
+	configVolume = "config"
+	// raftServersVolume mounts the recorded Raft server IDs at RaftServersDir.
+	raftServersVolume = "raft-servers"
+	sshKeysVolume     = "ssh-keys"
+	sshKeysMount      = "/etc/opennebula-ssh-keys"
 )
 
 // StatefulSet runs the frontend pod with /var/lib/one on a volume from a
@@ -45,8 +47,7 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inp
 			Labels:    Labels(fe),
 		},
 		Spec: appsv1.StatefulSetSpec{
-			// 1 today (admission refuses 3 and 5 until Raft HA is supported).
-			Replicas:    new(ptr.Deref(fe.Spec.Replicas, 1)),
+			Replicas:    new(statefulSetReplicas(fe, in)),
 			ServiceName: names.HeadlessService,
 			Selector:    &metav1.LabelSelector{MatchLabels: SelectorLabels(fe)},
 			Template: corev1.PodTemplateSpec{
@@ -55,8 +56,20 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inp
 			},
 			VolumeClaimTemplates:                 []corev1.PersistentVolumeClaim{dataVolumeClaim(fe)},
 			PersistentVolumeClaimRetentionPolicy: pvcRetention(fe),
+			UpdateStrategy:                       updateStrategy(fe, in),
 		},
 	}
+}
+
+// updateStrategy: in a Raft zone the operator replaces the pods itself (OnDelete), one at
+// a time while the others keep a quorum, followers first and the leader last, so that a
+// rollout costs at most one election; a solo frontend rolls as StatefulSets do.
+func updateStrategy(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) appsv1.StatefulSetUpdateStrategy {
+	if HighAvailability(fe, in) {
+		return appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
+	}
+	// Unset: the API server's default, RollingUpdate.
+	return appsv1.StatefulSetUpdateStrategy{}
 }
 
 // pvcRetention is the user's policy, or Retain for both cases (the volumes hold the
@@ -95,20 +108,35 @@ func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs)
 		ImagePullSecrets:             fe.Spec.ImagePullSecrets,
 		NodeSelector:                 pod.NodeSelector,
 		Tolerations:                  pod.Tolerations,
-		Affinity:                     pod.Affinity,
+		Affinity:                     podAffinity(fe, in),
 		TopologySpreadConstraints:    pod.TopologySpreadConstraints,
 		PriorityClassName:            pod.PriorityClassName,
 		InitContainers:               append(waitForDatabase(fe, image), installSSHKeys(fe, image)),
 		Containers:                   containers,
-		Volumes: append([]corev1.Volume{
-			{Name: configVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-				LocalObjectReference: corev1.LocalObjectReference{Name: NamesFor(fe.Name).Config},
-			}}},
-			{Name: sshKeysVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-				SecretName: SSHKeySecretName(fe), DefaultMode: new(int32(0o400)),
-			}}},
-		}, pod.Volumes...),
+		Volumes:                      append(frontendVolumes(fe, in), pod.Volumes...),
 	}
+}
+
+// frontendVolumes are the operator's volumes of the frontend pod. In a Raft zone the
+// ConfigMap's scripts are executable (oned runs the hook with execvp, ExecuteHook in
+// src/hm/ExecuteHook.cc) and the recorded server IDs are mounted; the ConfigMap of IDs is
+// optional: a pod started before the operator records any runs solo.
+func frontendVolumes(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []corev1.Volume {
+	names := NamesFor(fe.Name)
+	config := &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: names.Config}}
+	vols := []corev1.Volume{
+		{Name: configVolume, VolumeSource: corev1.VolumeSource{ConfigMap: config}},
+		{Name: sshKeysVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: SSHKeySecretName(fe), DefaultMode: new(int32(0o400)),
+		}}},
+	}
+	if HighAvailability(fe, in) {
+		config.DefaultMode = new(int32(0o555))
+		vols = append(vols, corev1.Volume{Name: raftServersVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: names.RaftServers}, Optional: new(true),
+		}}})
+	}
+	return vols
 }
 
 // podSecurityContext is the user's, with oneadmin's fsGroup when it sets none.
@@ -136,25 +164,40 @@ func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, 
 		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
 		}},
-		// oned's HOSTNAME: the pod's stable DNS name (unique per replica) unless overridden.
-		{Name: "OPENNEBULA_HOSTNAME", Value: cmp.Or(fe.Spec.Hostname, stableHostname(fe, opts))},
+		// oned's HOSTNAME: the pod's stable DNS name (unique per replica) unless overridden;
+		// in a zone the external Service's, which follows the leader: the hypervisors
+		// must never be told a follower's name.
+		{Name: "OPENNEBULA_HOSTNAME", Value: cmp.Or(fe.Spec.Hostname, advertisedHostname(fe, opts, in))},
 		secretKeyEnv("ONEADMIN_PASSWORD", AdminPasswordRef(fe)),
 	}
-	if addr := MonitorAddress(fe, in); addr != "" {
+	if addr := cmp.Or(MonitorAddress(fe, in), zoneMonitorAddress(fe, opts, in)); addr != "" {
 		env = append(env, corev1.EnvVar{Name: "OPENNEBULA_MONITOR_ADDRESS", Value: addr})
 	}
 	env = append(env, databaseEnv(fe)...)
+	mounts := []corev1.VolumeMount{dataMount(fe)}
+	var command, args []string
+	if HighAvailability(fe, in) {
+		// The start wrapper gives oned its Raft ID and settings, then runs the image's
+		// entry point with the image's command (docs/opennebula.md, the image contract).
+		command = []string{"sh", configMountDir + "/" + StartWrapperKey}
+		args = append([]string{ImageEntrypoint}, ImageCommand...)
+		mounts = append(mounts,
+			corev1.VolumeMount{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
+			corev1.VolumeMount{Name: raftServersVolume, MountPath: RaftServersDir, ReadOnly: true})
+	}
 	probes := fe.Spec.Probes
 	return corev1.Container{
 		Name:            ContainerName,
 		Image:           Image(fe, opts),
 		ImagePullPolicy: fe.Spec.ImagePullPolicy,
+		Command:         command,
+		Args:            args,
 		Ports:           containerPorts(ContainerName),
 		Env:             append(env, fe.Spec.Pod.Env...),
 		EnvFrom:         fe.Spec.Pod.EnvFrom,
 		Resources:       fe.Spec.Pod.Resources,
 		SecurityContext: fe.Spec.Pod.ContainerSecurityContext,
-		VolumeMounts:    append([]corev1.VolumeMount{dataMount(fe)}, fe.Spec.Pod.VolumeMounts...),
+		VolumeMounts:    append(mounts, fe.Spec.Pod.VolumeMounts...),
 		// First boot bootstraps the database: allow oned up to 15 minutes to listen.
 		StartupProbe: cmp.Or(probes.Startup, &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(PortOned)}},
@@ -192,6 +235,29 @@ func Hostname(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) string {
 		return fe.Spec.Hostname
 	}
 	return podDNSName(fe, opts, NamesFor(fe.Name).StatefulSet+"-0")
+}
+
+// advertisedHostname is what oned's HOSTNAME defaults to: the pod's stable name for a solo
+// server, the external Service's in a zone.
+func advertisedHostname(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) string {
+	if HighAvailability(fe, in) {
+		return externalServiceDNSName(fe, opts)
+	}
+	return stableHostname(fe, opts)
+}
+
+// zoneMonitorAddress: in a zone monitord's MONITOR_ADDRESS defaults to spec.hostname (the
+// name the hypervisors reach the frontend by) or the external Service's name: both reach
+// the leader, the only monitord that keeps what it gets. Never a pod's.
+func zoneMonitorAddress(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) string {
+	if HighAvailability(fe, in) {
+		return cmp.Or(fe.Spec.Hostname, externalServiceDNSName(fe, opts))
+	}
+	return ""
+}
+
+func externalServiceDNSName(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) string {
+	return fmt.Sprintf("%s.%s.svc.%s", NamesFor(fe.Name).ExternalService, fe.Namespace, cmp.Or(opts.ClusterDomain, DefaultClusterDomain))
 }
 
 // stableHostname is <pod>.<headless>.<namespace>.svc.<domain>; POD_NAME is expanded by

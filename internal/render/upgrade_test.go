@@ -21,6 +21,10 @@ var updateBaseline = flag.Bool("update-baseline", false,
 // baselineRelease is the release whose builders rendered testdata/baseline.
 const baselineRelease = "v0.1.0"
 
+// newSinceBaseline are samples the baseline release could not run (Raft HA: its
+// admission refused more than one replica), so there is nothing they could restart.
+var newSinceBaseline = map[string]bool{"ha-3.yaml": true, "ha-5.yaml": true}
+
 // podAffecting are the StatefulSet fields whose change restarts the pods (the template)
 // or forces the StatefulSet to be replaced (the immutable fields).
 var podAffecting = [][]string{
@@ -43,6 +47,9 @@ func TestUpgradeKeepsPods(t *testing.T) {
 			}
 		}
 		prev, err := os.ReadFile(baseline)
+		if errors.Is(err, os.ErrNotExist) && newSinceBaseline[filepath.Base(in)] {
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -63,6 +64,8 @@ type Server struct {
 	delay    time.Duration
 	lagged   *db
 	lagIndex int64
+	// noDB: a pod whose volume holds no database yet (NewPod, Wipe) until SeedFrom.
+	noDB bool
 }
 
 // Option sets a double's timing.
@@ -113,6 +116,70 @@ func NewZone(t testing.TB, n int, opts ...Option) *Zone {
 	z.setLeaderLocked(0)
 	z.mu.Unlock()
 	return z
+}
+
+// NewPods makes a zone with no server yet: servers are added as pods (NewPod), each
+// started with the SERVER_ID its start wrapper found (StartAs), and the zone is formed from
+// outside with one.zone.addserver, as the operator does: the first server solo, adding
+// itself, restarted with its ID; the others added on the leader, then started. Elections
+// count the zone's members (its SERVER_POOL), not the pods.
+func NewPods(t testing.TB, opts ...Option) *Zone {
+	t.Helper()
+	return newZone(opts)
+}
+
+// NewPod adds a stopped server with no database yet on its own loopback port.
+func (z *Zone) NewPod(t testing.TB, name string) *Server {
+	t.Helper()
+	s := z.addServer(t, name)
+	_ = s.listener.Close()
+	s.listener = nil
+	s.id, s.state, s.noDB = -1, oned.RaftSolo, true
+	return s
+}
+
+// StartAs starts a pod's server with SERVER_ID id (-1: solo). A server with an ID is a
+// follower until the zone's members elect a leader.
+func (s *Server) StartAs(t testing.TB, id int) {
+	t.Helper()
+	l, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		t.Fatalf("listening again on %s: %v", s.addr, err)
+	}
+	s.listener = l
+	z := s.zone
+	z.mu.Lock()
+	s.id, s.noDB = id, false
+	if id < 0 {
+		s.state, s.term = oned.RaftSolo, 0
+	} else {
+		s.state, s.term = oned.RaftFollower, z.term
+		z.scheduleElectionLocked()
+	}
+	z.mu.Unlock()
+	s.start()
+}
+
+// HasDatabase reports whether the pod's volume holds a database.
+func (s *Server) HasDatabase() bool {
+	s.zone.mu.Lock()
+	defer s.zone.mu.Unlock()
+	return !s.noDB
+}
+
+// Wipe loses the stopped pod's database, as a lost volume would.
+func (s *Server) Wipe() {
+	s.zone.mu.Lock()
+	defer s.zone.mu.Unlock()
+	s.noDB = true
+}
+
+// SeedFrom gives the stopped pod a copy of the leader's database (the double's servers
+// share one database, so the copy is the zone's).
+func (s *Server) SeedFrom(*Server) {
+	s.zone.mu.Lock()
+	defer s.zone.mu.Unlock()
+	s.noDB = false
 }
 
 func (z *Zone) addServer(t testing.TB, name string) *Server {
@@ -317,7 +384,7 @@ func (s *Server) Zone() *Zone { return s.zone }
 func (z *Zone) setLeaderLocked(idx int) {
 	z.leader = idx
 	for i, s := range z.servers {
-		if !s.running {
+		if !s.running || s.id < 0 {
 			continue
 		}
 		s.term = z.term
@@ -329,11 +396,21 @@ func (z *Zone) setLeaderLocked(idx int) {
 	}
 }
 
-// scheduleElectionLocked holds an election after the delay when the leader is gone.
-// With a majority of servers running, the running server with the lowest SERVER_ID wins
-// at the next term (real Raft: whoever times out first and has the longest log); without
-// one, every running server is a CANDIDATE and bumps its term at each timeout
-// (RaftManager::timer_action, src/raft/RaftManager.cc).
+// membersLocked are the zone's members: the IDs its SERVER_POOL lists.
+func (z *Zone) membersLocked() map[int]bool {
+	m := map[int]bool{}
+	for _, zs := range z.db.zoneServers {
+		m[zs.id] = true
+	}
+	return m
+}
+
+// scheduleElectionLocked holds an election after the delay when the zone has no running
+// leader. With a majority of the zone's members running (with their SERVER_ID), the one
+// with the lowest ID wins at the next term (real Raft: whoever times out first and has
+// the longest log); without one, every running member is a CANDIDATE and bumps its term
+// at each timeout (RaftManager::timer_action, src/raft/RaftManager.cc). Solo servers
+// (SERVER_ID -1) take no part.
 func (z *Zone) scheduleElectionLocked() {
 	if z.solo || (z.leader >= 0 && z.servers[z.leader].running) {
 		return
@@ -345,17 +422,19 @@ func (z *Zone) scheduleElectionLocked() {
 	z.election = time.AfterFunc(z.electionDelay, func() {
 		z.mu.Lock()
 		defer z.mu.Unlock()
+		members := z.membersLocked()
 		var up []int
 		for i, s := range z.servers {
-			if s.running {
+			if s.running && s.id >= 0 && members[s.id] {
 				up = append(up, i)
 			}
 		}
 		if len(up) == 0 {
 			return
 		}
+		slices.SortFunc(up, func(a, b int) int { return z.servers[a].id - z.servers[b].id })
 		z.term++
-		if len(up)*2 > len(z.servers) {
+		if len(up)*2 > len(members) {
 			z.setLeaderLocked(up[0])
 			return
 		}

@@ -1,0 +1,106 @@
+package builder
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+)
+
+// LabelRaftRole, on a frontend pod of a Raft zone, says whether its server leads (or runs
+// solo, before the zone is formed) or follows. The operator sets it from the servers'
+// own one.zone.raftstatus; the external Service selects the leader.
+const (
+	LabelRaftRole    = "opennebula.io/raft-role"
+	RaftRoleLeader   = "leader"
+	RaftRoleFollower = "follower"
+)
+
+// RaftInputs are what the reconciler observed of a frontend's Raft zone.
+type RaftInputs struct {
+	// Formed: the operator has recorded server IDs, so the zone exists. A zone scaled
+	// back to one server stays a zone of one: its server keeps its ID (OpenNebula has no
+	// way back to solo but a new database).
+	Formed bool
+	// StatefulSetReplicas is how many pods the zone's membership plan runs now
+	// (raft.Plan): one more than the members while a server joins, the members until a
+	// server leaving is removed from the zone. 0: no plan yet.
+	StatefulSetReplicas int32
+}
+
+// HighAvailability reports whether the frontend runs as a Raft zone: more than one
+// server asked for, or a zone formed earlier.
+func HighAvailability(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) bool {
+	return ptr.Deref(fe.Spec.Replicas, 1) > 1 || in.Raft.Formed
+}
+
+// statefulSetReplicas is the number of frontend pods: the user's, or in a zone the
+// membership plan's (servers join and leave one at a time).
+func statefulSetReplicas(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) int32 {
+	if HighAvailability(fe, in) && in.Raft.StatefulSetReplicas > 0 {
+		return in.Raft.StatefulSetReplicas
+	}
+	return ptr.Deref(fe.Spec.Replicas, 1)
+}
+
+// externalSelector selects the pods the external Service sends traffic to. In a zone,
+// the leader only, on every port: monitord drops the hypervisors' messages anywhere else
+// (docs/opennebula.md), followers forward API calls to the leader anyway, and OneFlow
+// and OneGate run on the leader only.
+func externalSelector(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) map[string]string {
+	sel := SelectorLabels(fe)
+	if HighAvailability(fe, in) {
+		sel[LabelRaftRole] = RaftRoleLeader
+	}
+	return sel
+}
+
+// PodDisruptionBudget lets at most one server of a zone of 3 or 5 be evicted at a time:
+// a majority, hence a leader, always remains.
+func PodDisruptionBudget(fe *opennebulav1alpha1.OpenNebulaFrontend) *policyv1.PodDisruptionBudget {
+	return &policyv1.PodDisruptionBudget{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+		ObjectMeta: metav1.ObjectMeta{Name: NamesFor(fe.Name).PodDisruptionBudget, Namespace: fe.Namespace, Labels: Labels(fe)},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: new(intstr.FromInt32(1)),
+			Selector:       &metav1.LabelSelector{MatchLabels: SelectorLabels(fe)},
+		},
+	}
+}
+
+// RaftServersConfigMap records each server's Raft ID under its pod's name, where the pod
+// reads it at start (RaftServersDir): the IDs oned gave (one.zone.info, by NAME), never
+// the ordinals.
+func RaftServersConfigMap(fe *opennebulav1alpha1.OpenNebulaFrontend, ids map[string]int) *corev1.ConfigMap {
+	data := make(map[string]string, len(ids))
+	for name, id := range ids {
+		data[name] = strconv.Itoa(id)
+	}
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: NamesFor(fe.Name).RaftServers, Namespace: fe.Namespace, Labels: Labels(fe)},
+		Data:       data,
+	}
+}
+
+// podAffinity is the user's affinity, or in a zone a preference for one server per
+// node: a node's loss then takes one server, not the quorum.
+func podAffinity(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) *corev1.Affinity {
+	if fe.Spec.Pod.Affinity != nil || !HighAvailability(fe, in) {
+		return fe.Spec.Pod.Affinity
+	}
+	return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: SelectorLabels(fe)},
+				TopologyKey:   corev1.LabelHostname,
+			},
+		}},
+	}}
+}
