@@ -53,6 +53,7 @@ const (
 // OpenNebulaFrontendSpec is the desired state of one OpenNebula frontend: oned, monitord,
 // FireEdge, OneFlow, OneGate and SSH in one pod, with /var/lib/one on a persistent volume.
 // +kubebuilder:validation:XValidation:rule="!has(self.monitorAddress) || self.monitorAddress != 'auto' || self.service.type == 'LoadBalancer'",message="monitorAddress: auto needs service.type LoadBalancer (it advertises the LoadBalancer's address); set an explicit address otherwise"
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas == 1 || !has(self.database) || !has(self.database.backend) || self.database.backend != 'SQLite'",message="replicas 3 and 5 (Raft HA) need database.backend MariaDB or External: every server keeps its own copy of the database, copied from the leader's while it serves, which SQLite cannot give",fieldPath=".replicas"
 type OpenNebulaFrontendSpec struct {
 	// image is the frontend container image. When empty the operator uses its
 	// RELATED_IMAGE_OPENNEBULA environment variable (the OLM convention for disconnected
