@@ -9,7 +9,7 @@
 #   2. the source: ONE_SOURCE_ARCHIVE, else ../shared/opennebula/one-release-7.2.0-apache.tar.gz
 #      next to the clone, else the tag's archive from GitHub; checksum verified (a known sha256,
 #      or, for GitHub's archive, the commit id git archive writes into the tar header);
-#   3. `scons sqlite=yes mysql=no grpc=no ...` (about 5 minutes on 2 cores) and
+#   3. `scons sqlite=yes mysql=yes grpc=no ...` (about 6 minutes on 2 cores) and
 #      `install.sh -d PREFIX` (self-contained install under the cache);
 #   4. the two fixes a self-contained install needs before the Ruby drivers start.
 #
@@ -26,18 +26,25 @@ log() { echo "[build-oned] $*" >&2; }
 
 PREFIX="${ONED_PREFIX_DIR}"
 STAMP="${PREFIX}/.built-from"
+# Both database backends: SQLite for the conformance suite, MySQL/MariaDB for the Raft zone
+# whose servers each run on their own MariaDB (internal/raft). A cache built with other
+# flags is rebuilt.
+SCONS_FLAGS=(sqlite=yes mysql=yes grpc=no svncterm=no fireedge=no rubygems=no systemd=no)
 
-if [[ -f "${STAMP}" && -x "${PREFIX}/bin/oned" ]]; then
+if [[ -f "${STAMP}" && -x "${PREFIX}/bin/oned" ]] && grep -qF "scons ${SCONS_FLAGS[*]}" "${STAMP}"; then
   echo "${PREFIX}"
   exit 0
 fi
 
 # Build dependencies (scons, the C++ libraries oned links) and what the Ruby drivers load at
 # run time (docs/opennebula.md lists both). sqlite3 is the CLI the harness uses to
-# copy a leader's database (`.backup`) when a server joins a Raft zone.
+# copy a leader's database (`.backup`) when a server joins a Raft zone; libmariadb-dev(-compat)
+# give scons mysql_config, and mariadb-server/-client run each server's own MariaDB and the
+# operator's seed script (mariadb-dump) in the tests.
 DEB_PACKAGES=(
   scons g++ make pkg-config libxmlrpc-c++8-dev libxml2-dev libsqlite3-dev libssl-dev
   libcurl4-openssl-dev libsystemd-dev bison flex ruby zlib1g-dev sqlite3
+  libmariadb-dev libmariadb-dev-compat mariadb-server mariadb-client
   ruby-ffi-rzmq ruby-nokogiri ruby-treetop ruby-ipaddress ruby-ox ruby-xmlrpc
   ruby-parse-cron ruby-uuidtools
 )
@@ -107,15 +114,16 @@ ARCHIVE="$(find_archive)"
 verify_archive "${ARCHIVE}"
 
 SRC="${CACHE_DIR}/build/one-${ONE_VERSION}"
-if [[ ! -x "${SRC}/src/oned/oned" ]]; then
+if [[ ! -x "${SRC}/src/nebula/oned" ]] || ! grep -qxF "${SCONS_FLAGS[*]}" "${SRC}.flags" 2>/dev/null; then
   rm -rf "${SRC}" && mkdir -p "${SRC}"
   log "unpacking ${ARCHIVE}"
   tar -xzf "${ARCHIVE}" -C "${SRC}" --strip-components=1
   log "building oned ${ONE_VERSION} with scons (about 5 minutes on 2 cores)"
   # grpc=no: Raft then replicates over XML-RPC (13 min instead of 5 with gRPC);
   # fireedge/rubygems/systemd/svncterm: not needed to run oned on loopback.
-  (cd "${SRC}" && scons -j"$(nproc)" sqlite=yes mysql=no grpc=no svncterm=no fireedge=no \
-    rubygems=no systemd=no >"${SRC}.scons.log" 2>&1) || { tail -40 "${SRC}.scons.log" >&2; exit 1; }
+  (cd "${SRC}" && scons -j"$(nproc)" "${SCONS_FLAGS[@]}" >"${SRC}.scons.log" 2>&1) || {
+    tail -40 "${SRC}.scons.log" >&2; exit 1; }
+  echo "${SCONS_FLAGS[*]}" > "${SRC}.flags"
 fi
 
 log "installing into ${PREFIX}"
@@ -133,7 +141,7 @@ grep -q 'Gem.default_path' "${PREFIX}.tmp/lib/ruby/load_opennebula_paths.rb" || 
   log "could not patch lib/ruby/load_opennebula_paths.rb"; exit 1; }
 # The binaries are kept unstripped by scons (-g, 118 MB); a stripped oned is 12 MB.
 strip "${PREFIX}.tmp/bin/oned" "${PREFIX}.tmp/bin/onemonitord" 2>/dev/null || true
-echo "${ARCHIVE} $(sha256sum "${ARCHIVE}" | cut -d' ' -f1)" > "${PREFIX}.tmp/.built-from"
+echo "${ARCHIVE} $(sha256sum "${ARCHIVE}" | cut -d' ' -f1) scons ${SCONS_FLAGS[*]}" > "${PREFIX}.tmp/.built-from"
 rm -rf "${PREFIX}" && mv "${PREFIX}.tmp" "${PREFIX}"
 log "oned ${ONE_VERSION} installed in ${PREFIX}"
 echo "${PREFIX}"

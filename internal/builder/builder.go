@@ -55,7 +55,11 @@ func Build(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) [
 	var out []client.Object
 	out = append(out, ConfigMap(fe, in))
 	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB {
-		out = append(out, MariaDBService(fe), MariaDBStatefulSet(fe))
+		out = append(out, MariaDBService(fe))
+		for _, svc := range MariaDBServerServices(fe, in) {
+			out = append(out, svc)
+		}
+		out = append(out, MariaDBStatefulSet(fe, in))
 	}
 	out = append(out, HeadlessService(fe), ExternalService(fe, in), StatefulSet(fe, opts, in))
 	if ptr.Deref(fe.Spec.Replicas, 1) > 1 {

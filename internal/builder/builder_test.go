@@ -317,7 +317,7 @@ func TestPVCRetention(t *testing.T) {
 	fe.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
 		WhenDeleted: appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
 	}
-	for _, s := range []*appsv1.StatefulSet{StatefulSet(fe, Options{}, Inputs{}), MariaDBStatefulSet(fe)} {
+	for _, s := range []*appsv1.StatefulSet{StatefulSet(fe, Options{}, Inputs{}), MariaDBStatefulSet(fe, Inputs{})} {
 		if p := s.Spec.PersistentVolumeClaimRetentionPolicy; p.WhenDeleted != appsv1.DeletePersistentVolumeClaimRetentionPolicyType ||
 			p.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
 			t.Errorf("%s retention %+v, want Delete/Retain", s.Name, p)
@@ -330,7 +330,7 @@ func TestPVCRetention(t *testing.T) {
 // privileged container, no host namespaces, unless the user asks for them.
 func TestPodSecurityDefaults(t *testing.T) {
 	fe := frontend()
-	for _, sts := range []*appsv1.StatefulSet{StatefulSet(fe, Options{}, Inputs{}), MariaDBStatefulSet(fe)} {
+	for _, sts := range []*appsv1.StatefulSet{StatefulSet(fe, Options{}, Inputs{}), MariaDBStatefulSet(fe, Inputs{})} {
 		spec := sts.Spec.Template.Spec
 		if sts.Name == NamesFor(fe.Name).StatefulSet {
 			if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {

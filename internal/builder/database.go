@@ -2,6 +2,7 @@ package builder
 
 import (
 	"cmp"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -55,7 +56,11 @@ func MariaDBService(fe *opennebulav1alpha1.OpenNebulaFrontend) *corev1.Service {
 
 // MariaDBStatefulSet runs the managed database with READ COMMITTED isolation and room
 // for oned's and monitord's connections, on its own volume.
-func MariaDBStatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend) *appsv1.StatefulSet {
+//
+// In a Raft zone it runs one MariaDB per server (OpenNebula's HA keeps a database per
+// server, never a shared one), each on its own volume: pod <mariadb>-<k> is server k's,
+// reached through its own Service (MariaDBServerService).
+func MariaDBStatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) *appsv1.StatefulSet {
 	names := NamesFor(fe.Name)
 	spec := ptr.Deref(fe.Spec.Database.MariaDB, opennebulav1alpha1.ManagedMariaDBSpec{})
 	secret := func(key string) *corev1.EnvVarSource {
@@ -85,7 +90,7 @@ func MariaDBStatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend) *appsv1.State
 		TypeMeta:   statefulSetType,
 		ObjectMeta: metav1.ObjectMeta{Name: names.MariaDB, Namespace: fe.Namespace, Labels: mariadbLabels(fe)},
 		Spec: appsv1.StatefulSetSpec{
-			Replicas:    ptr.To[int32](1),
+			Replicas:    new(mariadbReplicas(fe, in)),
 			ServiceName: names.MariaDB,
 			Selector:    &metav1.LabelSelector{MatchLabels: MariaDBSelectorLabels(fe)},
 			Template: corev1.PodTemplateSpec{
@@ -121,6 +126,39 @@ func MariaDBStatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend) *appsv1.State
 	}
 }
 
+// mariadbReplicas: one database per frontend server.
+func mariadbReplicas(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) int32 {
+	if HighAvailability(fe, in) {
+		return statefulSetReplicas(fe, in)
+	}
+	return 1
+}
+
+// MariaDBServerServices give each server of a zone the address of its own MariaDB pod
+// (<mariadb>-<k>, selected by the StatefulSet's pod-name label): the MariaDB StatefulSet's
+// Service selects them all, and its pods have no DNS names of their own (it is not
+// headless, and a StatefulSet's Service cannot change). One per server the user asks for
+// or the zone still has.
+func MariaDBServerServices(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []*corev1.Service {
+	if !HighAvailability(fe, in) || DatabaseBackend(fe) != opennebulav1alpha1.DatabaseMariaDB {
+		return nil
+	}
+	n := max(ptr.Deref(fe.Spec.Replicas, 1), in.Raft.StatefulSetReplicas)
+	out := make([]*corev1.Service, 0, n)
+	for k := range n {
+		svc := MariaDBService(fe)
+		svc.Name = mariadbServerName(fe, int(k))
+		svc.Spec.Selector = mergeMaps(MariaDBSelectorLabels(fe), map[string]string{appsv1.StatefulSetPodNameLabel: svc.Name})
+		out = append(out, svc)
+	}
+	return out
+}
+
+// mariadbServerName names server k's MariaDB pod, and the Service in front of it.
+func mariadbServerName(fe *opennebulav1alpha1.OpenNebulaFrontend, k int) string {
+	return NamesFor(fe.Name).MariaDB + "-" + strconv.Itoa(k)
+}
+
 // The environment the image's entry point reads for the database.
 const (
 	envDBBackend = "DB_BACKEND"
@@ -128,8 +166,49 @@ const (
 	envDBPort    = "DB_PORT"
 )
 
-// databaseEnv is what the image's entry point reads to configure oned's DB block.
-func databaseEnv(fe *opennebulav1alpha1.OpenNebulaFrontend) []corev1.EnvVar {
+// envPodIndex is the pod's StatefulSet ordinal, from the label the StatefulSet controller
+// puts on its pods (apps.kubernetes.io/pod-index, GA in Kubernetes 1.32).
+const envPodIndex = "POD_INDEX"
+
+// databaseEnv is what the image's entry point reads to configure oned's DB block. In a
+// Raft zone every server has its own database: the managed MariaDB's pod of the same
+// ordinal; on an external server, database <name> for the first server and
+// <name>_<ordinal> for the others (DB_NAME_PER_SERVER: the start wrapper and the seed
+// script derive it, serverDatabaseName).
+func databaseEnv(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []corev1.EnvVar {
+	env := databaseEnvSolo(fe)
+	if !HighAvailability(fe, in) || DatabaseBackend(fe) == opennebulav1alpha1.DatabaseSQLite {
+		return env
+	}
+	for i := range env {
+		switch {
+		case env[i].Name == envDBHost && DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB:
+			// Expanded by the kubelet from POD_INDEX, defined before it.
+			env[i].Value = NamesFor(fe.Name).MariaDB + "-$(" + envPodIndex + ")"
+		}
+	}
+	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseExternal {
+		env = append(env, corev1.EnvVar{Name: envDBNamePerServer, Value: "true"})
+	}
+	// POD_INDEX first: the kubelet expands $(POD_INDEX) only in variables defined after it.
+	return slices.Insert(env, 0, corev1.EnvVar{Name: envPodIndex, ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.labels['" + appsv1.PodIndexLabel + "']"},
+	}})
+}
+
+// envDBNamePerServer tells the scripts to derive the server's database name.
+const envDBNamePerServer = "DB_NAME_PER_SERVER"
+
+// serverDatabaseName is the shell both the start wrapper and the seed script run to
+// derive a server's external database name: <name> for the first server (a frontend
+// that grows from one replica keeps its database), <name>_<ordinal> for the others.
+const serverDatabaseName = `if [ "${DB_NAME_PER_SERVER:-}" = true ] && [ "${POD_INDEX:-0}" != 0 ]; then
+  DB_NAME="${DB_NAME}_${POD_INDEX}"
+  export DB_NAME
+fi
+`
+
+func databaseEnvSolo(fe *opennebulav1alpha1.OpenNebulaFrontend) []corev1.EnvVar {
 	switch DatabaseBackend(fe) {
 	case opennebulav1alpha1.DatabaseSQLite:
 		return []corev1.EnvVar{{Name: envDBBackend, Value: "sqlite"}}
@@ -158,13 +237,13 @@ func databaseEnv(fe *opennebulav1alpha1.OpenNebulaFrontend) []corev1.EnvVar {
 
 // waitForDatabase holds the frontend back until the database accepts connections, as the
 // Helm chart's init container did: oned exits when it cannot connect at start.
-func waitForDatabase(fe *opennebulav1alpha1.OpenNebulaFrontend, image string) []corev1.Container {
+func waitForDatabase(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs, image string) []corev1.Container {
 	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseSQLite {
 		return nil
 	}
 	var env []corev1.EnvVar
-	for _, e := range databaseEnv(fe) {
-		if e.Name == envDBHost || e.Name == envDBPort {
+	for _, e := range databaseEnv(fe, in) {
+		if e.Name == envDBHost || e.Name == envDBPort || e.Name == envPodIndex {
 			env = append(env, e)
 		}
 	}

@@ -1,11 +1,18 @@
 package builder
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/utils/ptr"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 )
 
 // A zone scaled back to one server is still a zone: its server keeps its Raft ID, the
@@ -74,5 +81,68 @@ func TestHighAvailabilityDefaults(t *testing.T) {
 	if env["OPENNEBULA_HOSTNAME"] != want || env["OPENNEBULA_MONITOR_ADDRESS"] != want {
 		t.Errorf("hypervisors are told the external Service's name, never a pod's: HOSTNAME %q, MONITOR_ADDRESS %q, want %q",
 			env["OPENNEBULA_HOSTNAME"], env["OPENNEBULA_MONITOR_ADDRESS"], want)
+	}
+}
+
+func TestEveryServerHasItsOwnDatabase(t *testing.T) {
+	fe := frontend()
+	fe.Spec.Replicas = new(int32(3))
+	in := Inputs{Raft: RaftInputs{Formed: true, StatefulSetReplicas: 2}}
+	if got := ptr.Deref(MariaDBStatefulSet(fe, in).Spec.Replicas, 0); got != 2 {
+		t.Errorf("one MariaDB per running server: %d, want 2", got)
+	}
+	svcs := MariaDBServerServices(fe, in)
+	if len(svcs) != 3 {
+		t.Fatalf("a Service per server asked for: %d", len(svcs))
+	}
+	if sel := svcs[2].Spec.Selector[appsv1.StatefulSetPodNameLabel]; sel != NamesFor(fe.Name).MariaDB+"-2" || svcs[2].Name != sel {
+		t.Errorf("server 2's Service selects MariaDB pod 2 only: %s %v", svcs[2].Name, svcs[2].Spec.Selector)
+	}
+	pod := StatefulSet(fe, Options{}, in).Spec.Template.Spec
+	order := make([]string, 0, len(pod.Containers[0].Env))
+	for _, e := range pod.Containers[0].Env {
+		order = append(order, e.Name)
+		if e.Name == envDBHost && e.Value != NamesFor(fe.Name).MariaDB+"-$(POD_INDEX)" {
+			t.Errorf("DB_HOST = %q: server k reaches MariaDB pod k", e.Value)
+		}
+	}
+	if i, j := slices.Index(order, envPodIndex), slices.Index(order, envDBHost); i < 0 || i > j {
+		t.Errorf("POD_INDEX must come before DB_HOST for the kubelet to expand it: %v", order)
+	}
+	inits := make([]string, 0, len(pod.InitContainers))
+	for _, c := range pod.InitContainers {
+		inits = append(inits, c.Name)
+	}
+	if !slices.Equal(inits, []string{"wait-for-database", "seed-database", "install-ssh-keys"}) {
+		t.Errorf("init containers = %v", inits)
+	}
+
+	fe.Spec.Database = opennebulav1alpha1.DatabaseSpec{Backend: opennebulav1alpha1.DatabaseExternal,
+		External: &opennebulav1alpha1.ExternalDatabaseSpec{Host: "db.example", PasswordSecretRef: opennebulav1alpha1.SecretKeySelector{Name: "s", Key: "k"}}}
+	if MariaDBServerServices(fe, in) != nil {
+		t.Error("no managed MariaDB, no per-server Services")
+	}
+	env := map[string]string{}
+	for _, e := range StatefulSet(fe, Options{}, in).Spec.Template.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	if env[envDBNamePerServer] != "true" || env[envDBHost] != "db.example" {
+		t.Errorf("an external server keeps its host and derives its database name: %v", env)
+	}
+}
+
+// The start wrapper derives an external server's database name before the image's entry
+// point reads it: <name> for the first server (a frontend that grows keeps its data),
+// <name>_<ordinal> for the others.
+func TestStartWrapperDerivesTheServerDatabase(t *testing.T) {
+	for index, want := range map[string]string{"0": "opennebula", "2": "opennebula_2"} {
+		dir, conf, servers, supervisor := wrapperDir(t)
+		cmd := exec.Command("sh", filepath.Join(dir, StartWrapperKey), "sh", "-c", `echo "db=$DB_NAME"`)
+		cmd.Env = append(os.Environ(), "ONED_CONF="+conf, "RAFT_SERVERS_DIR="+servers, "POD_NAME=one-"+index,
+			"SUPERVISOR_CONF_DIR="+supervisor, "POD_INDEX="+index, "DB_NAME=opennebula", envDBNamePerServer+"=true")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "db="+want+"\n") {
+			t.Errorf("server %s: %v: %s, want db=%s", index, err, out, want)
+		}
 	}
 }

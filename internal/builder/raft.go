@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/raft"
 )
 
@@ -18,6 +21,11 @@ const (
 	RaftConfKey = "oned-raft.conf"
 	// RaftHookKey is the script oned runs when its server becomes leader or follower.
 	RaftHookKey = "raft-hook.sh"
+	// SeedDatabaseKey is the seed init container's script (run with MariaDB's client tools).
+	SeedDatabaseKey = "seed-db.sh"
+	// SeedFromKey, in the ConfigMap of server IDs, is where a seeding server copies its
+	// database from: the leader's database as "host port name".
+	SeedFromKey = "seed-from"
 	// RaftServersDir is where the pod reads the server IDs: one file per pod name, holding
 	// the ID oned gave that server (one.zone.info, read back by NAME).
 	RaftServersDir = "/etc/opennebula-raft-servers"
@@ -99,7 +107,7 @@ func StartWrapper() string {
 	return `#!/bin/sh
 # Start wrapper of an OpenNebula frontend server, written by opennebula-operator.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
+` + serverDatabaseName + `here=$(cd "$(dirname "$0")" && pwd)
 conf=${ONED_CONF:-/etc/one/oned.conf}
 servers=${RAFT_SERVERS_DIR:-` + RaftServersDir + `}
 name=${POD_NAME:-$(hostname)}
@@ -171,11 +179,100 @@ esac
 `
 }
 
+// SeedDatabase is the seed init container of a server of a zone: OpenNebula's HA procedure
+// gives every server its own database, a copy of the leader's (docs/opennebula.md). A
+// server that joins waits until the operator has added it to the zone (its ID recorded:
+// the copy must hold the addserver's own log entry, see internal/raft), then replaces its
+// database with a consistent dump of the leader's, taken while the leader serves
+// (mariadb-dump --single-transaction). A member whose database is empty (its volume was
+// lost) is copied the same way and says so in its termination message, for the operator
+// to tell the leader (one.zone.resetserver). Anything else starts on its own database.
+// The database's credentials come from DB_USER/DB_PASSWORD, the same on every server.
+func SeedDatabase() string {
+	return `#!/bin/sh
+# Seed init container of an OpenNebula frontend server, written by opennebula-operator.
+set -eu
+` + serverDatabaseName + `servers=${RAFT_SERVERS_DIR:-` + RaftServersDir + `}
+name=${POD_NAME:-$(hostname)}
+termination=${TERMINATION_LOG:-/dev/termination-log}
+work=${SEED_WORK_DIR:-/tmp}
+
+if [ -z "$(ls "$servers" 2>/dev/null)" ]; then
+  echo "seed-db: no zone formed: $name starts on its own database"
+  exit 0
+fi
+joining=no
+if [ ! -f "$servers/$name" ]; then
+  echo "seed-db: $name joins the zone: waiting for the operator to add it"
+  until [ -f "$servers/$name" ]; do sleep 1; done
+  joining=yes
+fi
+
+# The password goes through the environment, never the command line.
+export MYSQL_PWD="$DB_PASSWORD"
+own() { mariadb -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" "$@"; }
+until own -e 'SELECT 1' >/dev/null 2>&1; do
+  echo "seed-db: waiting for its database on $DB_HOST:$DB_PORT"
+  sleep 2
+done
+tables=$(own -N -B -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$DB_NAME'")
+if [ "$joining" = no ] && [ "$tables" != 0 ]; then
+  echo "seed-db: $name keeps its database ($tables tables)"
+  exit 0
+fi
+
+# The value may lack a final newline: read then fails though it has read the line.
+read -r src_host src_port src_db < "$servers/` + SeedFromKey + `" || [ -n "${src_db:-}" ]
+echo "seed-db: copying the leader's database $src_db on $src_host:$src_port into $DB_NAME on $DB_HOST:$DB_PORT"
+mariadb-dump -h "$src_host" -P "$src_port" -u "$DB_USER" --single-transaction --quick --skip-lock-tables \
+  --routines --triggers --add-drop-table "$src_db" > "$work/seed.sql"
+# Every table of the dump is dropped and created again: no right beyond the database's own
+# is needed (an external server's user may not create databases).
+own "$DB_NAME" < "$work/seed.sql"
+rm -f "$work/seed.sql"
+if [ "$joining" = no ]; then
+  echo "` + ReseededMessage + `" > "$termination"
+fi
+echo "seed-db: $name has the leader's database"
+`
+}
+
+// ReseededMessage is what the seed init container's termination message says when it
+// replaced a member's lost database: the leader must be told.
+const ReseededMessage = "reseeded"
+
+// seedDatabase is the seed init container of a zone's server on MySQL/MariaDB (SQLite
+// is refused for HA at admission): SeedDatabase run with the MariaDB image's client tools,
+// the server's own database in its environment.
+func seedDatabase(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []corev1.Container {
+	if !HighAvailability(fe, in) || DatabaseBackend(fe) == opennebulav1alpha1.DatabaseSQLite {
+		return nil
+	}
+	image := opennebulav1alpha1.DefaultMariaDBImage
+	if m := fe.Spec.Database.MariaDB; m != nil && m.Image != "" {
+		image = m.Image
+	}
+	return []corev1.Container{{
+		Name:            "seed-database",
+		Image:           image,
+		ImagePullPolicy: fe.Spec.ImagePullPolicy,
+		Command:         []string{"sh", configMountDir + "/" + SeedDatabaseKey},
+		Env: append([]corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
+		}}}, databaseEnv(fe, in)...),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
+			{Name: raftServersVolume, MountPath: RaftServersDir, ReadOnly: true},
+		},
+	}}
+}
+
 // RaftFiles are the ConfigMap entries a server of a zone needs, by key.
 func RaftFiles() map[string]string {
 	return map[string]string{
 		StartWrapperKey: StartWrapper(),
 		RaftConfKey:     RaftConf(DefaultRaftTiming),
 		RaftHookKey:     RaftHook(),
+		SeedDatabaseKey: SeedDatabase(),
 	}
 }

@@ -3,6 +3,7 @@ package builder
 import (
 	"cmp"
 	"fmt"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -111,7 +112,7 @@ func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs)
 		Affinity:                     podAffinity(fe, in),
 		TopologySpreadConstraints:    pod.TopologySpreadConstraints,
 		PriorityClassName:            pod.PriorityClassName,
-		InitContainers:               append(waitForDatabase(fe, image), installSSHKeys(fe, image)),
+		InitContainers:               slices.Concat(waitForDatabase(fe, in, image), seedDatabase(fe, in), []corev1.Container{installSSHKeys(fe, image)}),
 		Containers:                   containers,
 		Volumes:                      append(frontendVolumes(fe, in), pod.Volumes...),
 	}
@@ -173,7 +174,7 @@ func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, 
 	if addr := cmp.Or(MonitorAddress(fe, in), zoneMonitorAddress(fe, opts, in)); addr != "" {
 		env = append(env, corev1.EnvVar{Name: "OPENNEBULA_MONITOR_ADDRESS", Value: addr})
 	}
-	env = append(env, databaseEnv(fe)...)
+	env = append(env, databaseEnv(fe, in)...)
 	mounts := []corev1.VolumeMount{dataMount(fe)}
 	var command, args []string
 	if HighAvailability(fe, in) {

@@ -48,9 +48,10 @@ func (s doubleServer) Start(t *testing.T, c *cluster) {
 	s.StartAs(t, id)
 }
 
-func (s doubleServer) Alive() bool       { return s.Running() }
-func (s doubleServer) Kill(t testing.TB) { s.Stop(t) }
-func (s doubleServer) Wipe() error       { s.Server.Wipe(); return nil }
+func (s doubleServer) SeedSource() string { return s.Server.Name }
+func (s doubleServer) Alive() bool        { return s.Running() }
+func (s doubleServer) Kill(t testing.TB)  { s.Stop(t) }
+func (s doubleServer) Wipe() error        { s.Server.Wipe(); return nil }
 func (s doubleServer) SeedFrom(leader server) error {
 	s.Server.SeedFrom(leader.(doubleServer).Server)
 	return nil

@@ -12,6 +12,9 @@ import (
 type Runtime interface {
 	// Record keeps server's ID where its pod reads it at start.
 	Record(ctx context.Context, server string, id int) error
+	// SeedFrom keeps the name of the server whose database a seeding pod copies: the
+	// leader.
+	SeedFrom(ctx context.Context, server string) error
 	// Forget drops server's recorded ID.
 	Forget(ctx context.Context, server string) error
 	// Restart stops server's oned and starts it again with what is recorded for it.
@@ -58,6 +61,8 @@ func Execute(ctx context.Context, p Plan, v View, clients Clients, rt Runtime) e
 		return rt.Record(ctx, s.Server, id)
 	case Record:
 		return rt.Record(ctx, s.Server, s.ID)
+	case SeedFrom:
+		return rt.SeedFrom(ctx, s.Server)
 	case Forget:
 		return rt.Forget(ctx, s.Server)
 	case Restart, StepDown:

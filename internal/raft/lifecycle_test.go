@@ -35,6 +35,18 @@ type server interface {
 	Wipe() error
 	HasDatabase() bool
 	SeedFrom(leader server) error
+	// SeedSource is what the operator records for servers to copy this one's database
+	// from (the seed-from key).
+	SeedSource() string
+}
+
+// initContainer is a backend whose pods run the operator's own seed init container
+// script (builder.SeedDatabase) instead of the harness's copy.
+type initContainer interface {
+	// StartInit starts the pod's seed init container.
+	StartInit(t *testing.T, c *cluster)
+	// InitDone reports whether it has finished, and its termination message.
+	InitDone(t *testing.T) (done bool, message string)
 }
 
 // backend makes a pod's server.
@@ -62,13 +74,16 @@ type cluster struct {
 	pods                         []*pod
 	replicas                     int
 	steps                        []raft.Step
+	// seedFrom is the pod recorded as the seed source.
+	seedFrom string
 }
 
 type pod struct {
 	srv server
 	// joining: the pod's seed init container waits for the server's ID.
-	joining  bool
-	reseeded bool
+	joining     bool
+	reseeded    bool
+	initRunning bool
 }
 
 func newCluster(t *testing.T, b backend) *cluster {
@@ -119,6 +134,9 @@ func (c *cluster) recorded() map[string]int {
 	}
 	out := map[string]int{}
 	for _, e := range entries {
+		if e.Name() == builder.SeedFromKey {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(c.servers, e.Name()))
 		if err != nil {
 			c.t.Fatal(err)
@@ -135,11 +153,27 @@ func (c *cluster) recorded() map[string]int {
 // Record implements raft.Runtime: the file is replaced at once, as a ConfigMap volume's
 // content is.
 func (c *cluster) Record(_ context.Context, server string, id int) error {
+	return c.replace(server, strconv.Itoa(id))
+}
+
+// SeedFrom implements raft.Runtime: the seed-from key holds what the pods' seed script
+// reads (the leader's database address); the harness keeps the leader's name.
+func (c *cluster) SeedFrom(_ context.Context, server string) error {
+	for _, p := range c.pods {
+		if p.srv.Name() == server {
+			c.seedFrom = server
+			return c.replace(builder.SeedFromKey, p.srv.SeedSource())
+		}
+	}
+	return fmt.Errorf("no pod %s", server)
+}
+
+func (c *cluster) replace(key, content string) error {
 	tmp := filepath.Join(c.dir, "record.tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(id)), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(c.servers, server))
+	return os.Rename(tmp, filepath.Join(c.servers, key))
 }
 
 // Forget implements raft.Runtime.
@@ -189,10 +223,29 @@ func (c *cluster) syncPods(leader server) {
 	formed := len(rec) > 0
 	for i := 0; i < c.replicas; i++ {
 		p := c.pod(i)
+		if ic, ok := p.srv.(initContainer); ok && p.initRunning {
+			// The operator's seed script runs as the pod's init container would: it waits
+			// for the server's ID when it joins, then copies the leader's database.
+			_, recorded := rec[p.srv.Name()]
+			p.joining = formed && !recorded
+			done, message := ic.InitDone(c.t)
+			if !done {
+				continue
+			}
+			p.initRunning, p.joining = false, false
+			p.reseeded = strings.TrimSpace(message) == builder.ReseededMessage
+			p.srv.Start(c.t, c)
+			continue
+		}
 		if p.srv.Alive() {
 			continue
 		}
 		p.srv.Kill(c.t) // reap a container that exited: the kubelet starts it again
+		if ic, ok := p.srv.(initContainer); ok {
+			ic.StartInit(c.t, c)
+			p.initRunning = true
+			continue
+		}
 		_, recorded := rec[p.srv.Name()]
 		// The seed init container: a server joining a formed zone waits until the
 		// operator has added it and recorded its ID, then copies the leader's database
@@ -218,7 +271,7 @@ func (c *cluster) syncPods(leader server) {
 		p.srv.Start(c.t, c)
 	}
 	for i := c.replicas; i < len(c.pods); i++ {
-		c.pods[i].joining = false
+		c.pods[i].joining, c.pods[i].initRunning = false, false
 		c.pods[i].srv.Stop(c.t)
 	}
 }
@@ -227,7 +280,7 @@ func (c *cluster) syncPods(leader server) {
 // pods wait for their ID, which were reseeded.
 func (c *cluster) view(replicas int) raft.View {
 	rec := c.recorded()
-	v := raft.View{Replicas: replicas, Recorded: rec}
+	v := raft.View{Replicas: replicas, Recorded: rec, SeedFrom: c.seedFrom}
 	for i := range max(replicas, c.replicas, len(c.pods)) {
 		s := raft.Server{Name: name(i)}
 		if i < len(c.pods) {
@@ -378,7 +431,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 	v = c.converge(3, within(6*time.Minute))
 	t.Logf("1 → 3 in %s: %v", time.Since(start).Round(time.Second), c.actions(from))
 	wantZone(t, v, name(0), name(1), name(2))
-	if got, want := c.actions(from), []string{"AddSelf one-0", "Restart one-0", "Add one-1", "Add one-2"}; !slices.Equal(got, want) {
+	if got, want := c.actions(from), []string{"AddSelf one-0", "Restart one-0", "SeedFrom one-0", "Add one-1", "Add one-2"}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v (one addserver per server, the first on itself)", got, want)
 	}
 	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
@@ -407,7 +460,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 		switch s.Action {
 		case raft.Delete:
 			deleted = append(deleted, s.Server)
-		case raft.StepDown, raft.Forget:
+		case raft.StepDown, raft.Forget, raft.SeedFrom:
 		default:
 			t.Errorf("unexpected step while scaling down: %s", s)
 		}
@@ -481,8 +534,8 @@ func zoneLifecycle(t *testing.T, b backend) {
 	// The killed pod is started again and follows the new leader's term. (Its log may
 	// stay behind until the zone's next writes: after a leader change oned 7.2's replica
 	// threads were seen to send only on new writes, RaftManager::replicate_success.)
-	c.syncPods(nil)
 	eventually(t, within(2*time.Minute), name(old)+" follows the new leader", func() error {
+		c.syncPods(nil) // the kubelet: the pod's init container, then oned
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		pv := raft.Observe(pctx, c.view(3), c.clients)

@@ -67,6 +67,8 @@ type View struct {
 	// Recorded are the server IDs kept where the pods read them at start, by pod name.
 	// Empty until the zone is formed: a pod with no recorded ID then starts solo.
 	Recorded map[string]int
+	// SeedFrom is the recorded server whose database seeding pods copy.
+	SeedFrom string
 }
 
 // Action is what a Step does.
@@ -95,6 +97,9 @@ const (
 	Delete Action = "Delete"
 	// Forget drops the recorded ID of a server no longer in the zone.
 	Forget Action = "Forget"
+	// SeedFrom records Server, the leader, as the server whose database a pod copies
+	// when it joins or lost its own: never a server that left or fell behind.
+	SeedFrom Action = "SeedFrom"
 )
 
 // Step is the one next thing to do.
@@ -167,6 +172,10 @@ func Decide(v View) Plan {
 		return p
 	}
 	leader := v.Servers[p.Leader]
+	if v.SeedFrom != leader.Name {
+		p.Step = Step{Action: SeedFrom, Server: leader.Name, Reason: "joining and reseeded servers copy the leader's database"}
+		return p
+	}
 	for _, i := range members {
 		s := v.Servers[i]
 		if s.Reseeded && s.Status != nil {

@@ -156,7 +156,7 @@ func TestDecide(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := Decide(tc.view)
+			p := Decide(seedFromLeader(tc.view))
 			got := p.Step
 			if got.Action != tc.want.Action || got.Server != tc.want.Server || got.Endpoint != tc.want.Endpoint || got.ID != tc.want.ID {
 				t.Errorf("step = %s (id %d endpoint %q), want %s %s (id %d endpoint %q)", got, got.ID, got.Endpoint, tc.want.Action, tc.want.Server, tc.want.ID, tc.want.Endpoint)
@@ -174,9 +174,29 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// seedFromLeader records the view's leader as the seed source, as an earlier pass has.
+func seedFromLeader(v View) View {
+	st := make([]*oned.RaftStatus, len(v.Servers))
+	for i, s := range v.Servers {
+		st[i] = s.Status
+	}
+	if l := oned.Leader(st); l >= 0 && v.SeedFrom == "" {
+		v.SeedFrom = v.Servers[l].Name
+	}
+	return v
+}
+
+func TestDecideRecordsTheLeaderAsSeedSource(t *testing.T) {
+	v := View{Replicas: 3, Servers: servers(3, map[int]*oned.RaftStatus{0: followerAt(10, 4), 1: leaderAt(11, 4), 2: followerAt(12, 4)}),
+		Zone: zoneOf(0, 1, 2), Recorded: recordOf(0, 1, 2), SeedFrom: pod(0)}
+	if p := Decide(v); p.Step.Action != SeedFrom || p.Step.Server != pod(1) {
+		t.Fatalf("after a leader change the new leader is the seed source, got %s", p.Step)
+	}
+}
+
 func TestDecideTwoLeadersHigherTermWins(t *testing.T) {
-	v := View{Replicas: 3, Servers: servers(3, map[int]*oned.RaftStatus{0: leaderAt(10, 3), 1: leaderAt(11, 4), 2: followerAt(12, 4)}),
-		Zone: zoneOf(0, 1, 2), Recorded: recordOf(0, 1, 2)}
+	v := seedFromLeader(View{Replicas: 3, Servers: servers(3, map[int]*oned.RaftStatus{0: leaderAt(10, 3), 1: leaderAt(11, 4), 2: followerAt(12, 4)}),
+		Zone: zoneOf(0, 1, 2), Recorded: recordOf(0, 1, 2)})
 	if p := Decide(v); p.Leader != 1 {
 		t.Fatalf("leader = %d, want 1 (term 4 beats the stale leader of term 3)", p.Leader)
 	}

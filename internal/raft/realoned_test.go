@@ -38,7 +38,11 @@ func (s realServer) Start(t *testing.T, c *cluster) {
 		"PATH="+c.bin+":"+filepath.Join(s.Dir, "bin")+":"+os.Getenv("PATH"), "HOOK_LOG="+c.hookLog)
 }
 
-func (s realServer) Alive() bool { return s.Running() && !s.Exited() }
+// OnedConf is the server's oned.conf, as the start wrapper left it.
+func (s realServer) OnedConf() string { return filepath.Join(s.Dir, "etc", "oned.conf") }
+
+func (s realServer) SeedSource() string { return s.Server.Name }
+func (s realServer) Alive() bool        { return s.Running() && !s.Exited() }
 
 func (s realServer) SeedFrom(leader server) error {
 	return s.Server.SeedFrom(leader.(realServer).Server)
@@ -50,7 +54,7 @@ func (s realServer) SeedFrom(leader server) error {
 func (realBackend) CheckConfiguration(t *testing.T, c *cluster, v raft.View) {
 	t.Helper()
 	for i := range 3 {
-		conf, _ := os.ReadFile(filepath.Join(c.pods[i].srv.(realServer).Dir, "etc", "oned.conf"))
+		conf, _ := os.ReadFile(c.pods[i].srv.(interface{ OnedConf() string }).OnedConf())
 		if !strings.Contains(string(conf), fmt.Sprintf("SERVER_ID        = %d,", v.Recorded[name(i)])) {
 			t.Errorf("%s's oned.conf does not carry its recorded SERVER_ID %d", name(i), v.Recorded[name(i)])
 		}

@@ -1,0 +1,148 @@
+//go:build oned
+
+package raft_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/oned/onedproc"
+)
+
+// TestRealOnedMariaDBZoneLifecycle runs the zone lifecycle on real oned 7.2 with a MariaDB
+// per server (Debian's mariadb-server), each pod's database seeded by the operator's own
+// seed init container script (builder.SeedDatabase: mariadb-dump of the leader's while it
+// serves), as a frontend with the managed MariaDB runs it.
+func TestRealOnedMariaDBZoneLifecycle(t *testing.T) {
+	zoneLifecycle(t, mariadbBackend{realBackend{prefix: onedproc.Prefix(t)}})
+}
+
+type mariadbBackend struct{ realBackend }
+
+func (b mariadbBackend) NewServer(t *testing.T, dir, name string) server {
+	s := onedproc.New(t, b.prefix, dir, name)
+	db := onedproc.StartMariaDB(t, filepath.Join(dir, name+"-mariadb"))
+	if err := s.UseMariaDB(db); err != nil {
+		t.Fatal(err)
+	}
+	return &mariadbServer{realServer: realServer{s}, db: db}
+}
+
+// mariadbServer is a pod of oned on its own MariaDB; its seed init container is the
+// operator's script.
+type mariadbServer struct {
+	realServer
+	db *onedproc.MariaDB
+
+	mu       sync.Mutex
+	init     *exec.Cmd
+	initDone chan struct{}
+	initOut  bytes.Buffer
+	seeded   bool
+}
+
+func (s *mariadbServer) termination() string { return filepath.Join(s.Dir, "termination-log") }
+
+// StartInit runs builder.SeedDatabase with the environment the init container gets.
+func (s *mariadbServer) StartInit(t *testing.T, c *cluster) {
+	_ = os.Remove(s.termination())
+	cmd := exec.Command("sh", filepath.Join(c.files, builder.SeedDatabaseKey))
+	cmd.Env = append(os.Environ(),
+		"RAFT_SERVERS_DIR="+c.servers, "POD_NAME="+s.Name(), "TERMINATION_LOG="+s.termination(), "SEED_WORK_DIR="+s.Dir,
+		"DB_HOST=127.0.0.1", "DB_PORT="+strconv.Itoa(s.db.Port), "DB_NAME="+onedproc.MariaDBDatabase,
+		"DB_USER="+onedproc.MariaDBUser, "DB_PASSWORD="+onedproc.MariaDBPassword)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initOut.Reset()
+	cmd.Stdout, cmd.Stderr = &s.initOut, &s.initOut
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.init, s.initDone = cmd, done
+	t.Cleanup(func() { s.stopInit() })
+}
+
+// InitDone reports the script's end; a failure fails the test with its output.
+func (s *mariadbServer) InitDone(t *testing.T) (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.initDone:
+	default:
+		return false, ""
+	}
+	out := s.initOut.String()
+	if !s.init.ProcessState.Success() {
+		t.Fatalf("%s: seed init container failed (%s): %s", s.Name(), s.init.ProcessState, out)
+	}
+	t.Logf("%s: seed init container: %s", s.Name(), strings.TrimSpace(out))
+	s.seeded = strings.Contains(out, "has the leader's database")
+	msg, _ := os.ReadFile(s.termination())
+	return true, string(msg)
+}
+
+func (s *mariadbServer) stopInit() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.init != nil && s.init.Process != nil {
+		select {
+		case <-s.initDone:
+		default:
+			_ = syscall.Kill(-s.init.Process.Pid, syscall.SIGKILL)
+			<-s.initDone
+		}
+	}
+}
+
+// Start copies the seed source's keys after a seed (OpenNebula's HA guide copies var/.one
+// with the database), then runs the start wrapper and oned.
+func (s *mariadbServer) Start(t *testing.T, c *cluster) {
+	if s.seeded {
+		for _, p := range c.pods {
+			if p.srv.Name() == c.seedFrom {
+				if err := s.CopyKeys(p.srv.(*mariadbServer).Server); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		s.seeded = false
+	}
+	s.realServer.Start(t, c)
+}
+
+func (s *mariadbServer) Stop(t testing.TB) { s.stopInit(); s.realServer.Stop(t) }
+func (s *mariadbServer) Kill(t testing.TB) { s.stopInit(); s.realServer.Kill(t) }
+
+// Wipe empties the server's database and removes its keys, as a lost volume would.
+func (s *mariadbServer) Wipe() error {
+	if err := s.db.Empty(); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(s.Dir, "var", ".one"))
+}
+
+func (s *mariadbServer) HasDatabase() bool {
+	n, err := s.db.Tables()
+	return err == nil && n > 0
+}
+
+func (s *mariadbServer) SeedFrom(server) error {
+	return fmt.Errorf("%s: the seed init container copies the database", s.Name())
+}
+
+// SeedSource is the leader's database as the seed script reads it: "host port name".
+func (s *mariadbServer) SeedSource() string {
+	return fmt.Sprintf("127.0.0.1 %d %s", s.db.Port, onedproc.MariaDBDatabase)
+}
