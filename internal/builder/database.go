@@ -2,6 +2,7 @@ package builder
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -194,6 +195,28 @@ func databaseEnv(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []corev1.
 	return slices.Insert(env, 0, corev1.EnvVar{Name: envPodIndex, ValueFrom: &corev1.EnvVarSource{
 		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.labels['" + appsv1.PodIndexLabel + "']"},
 	}})
+}
+
+// ServerDatabase is where server k of a zone keeps its database: the managed MariaDB's
+// pod k (through its own Service), or on an external server <name> for server 0 and
+// <name>_<k> for the others, as serverDatabaseName derives it in the pods. The operator
+// records the leader's as the seed source ("host port name", SeedFromKey).
+func ServerDatabase(fe *opennebulav1alpha1.OpenNebulaFrontend, k int) (host string, port int, name string) {
+	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseExternal {
+		ext := ptr.Deref(fe.Spec.Database.External, opennebulav1alpha1.ExternalDatabaseSpec{})
+		name = cmp.Or(ext.Name, opennebulav1alpha1.DefaultDatabaseName)
+		if k != 0 {
+			name += "_" + strconv.Itoa(k)
+		}
+		return ext.Host, int(cmp.Or(ext.Port, opennebulav1alpha1.DefaultDatabasePort)), name
+	}
+	return mariadbServerName(fe, k), opennebulav1alpha1.DefaultDatabasePort, opennebulav1alpha1.DefaultDatabaseName
+}
+
+// SeedSource is the seed-from value for the leader at ordinal k.
+func SeedSource(fe *opennebulav1alpha1.OpenNebulaFrontend, k int) string {
+	host, port, name := ServerDatabase(fe, k)
+	return fmt.Sprintf("%s %d %s", host, port, name)
 }
 
 // envDBNamePerServer tells the scripts to derive the server's database name.

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -144,5 +145,29 @@ func TestStartWrapperDerivesTheServerDatabase(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "db="+want+"\n") {
 			t.Errorf("server %s: %v: %s, want db=%s", index, err, out, want)
 		}
+	}
+}
+
+// The operator's ServerDatabase and the pods' shell derivation name the same databases.
+func TestServerDatabaseAgreesWithThePods(t *testing.T) {
+	fe := frontend()
+	fe.Spec.Database = opennebulav1alpha1.DatabaseSpec{Backend: opennebulav1alpha1.DatabaseExternal,
+		External: &opennebulav1alpha1.ExternalDatabaseSpec{Host: "db.example", Port: 3307, Name: "one",
+			PasswordSecretRef: opennebulav1alpha1.SecretKeySelector{Name: "s", Key: "k"}}}
+	for k := range 5 {
+		cmd := exec.Command("sh", "-c", serverDatabaseName+`echo "$DB_NAME"`)
+		cmd.Env = append(os.Environ(), "DB_NAME=one", envDBNamePerServer+"=true", envPodIndex+"="+strconv.Itoa(k))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, port, name := ServerDatabase(fe, k)
+		if got := strings.TrimSpace(string(out)); got != name || host != "db.example" || port != 3307 {
+			t.Errorf("server %d: the pod uses database %q, the operator says %s:%d/%s", k, got, host, port, name)
+		}
+	}
+	managed := frontend()
+	if got, want := SeedSource(managed, 2), NamesFor(managed.Name).MariaDB+"-2 3306 opennebula"; got != want {
+		t.Errorf("seed source of server 2 = %q, want %q", got, want)
 	}
 }
