@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 )
@@ -39,10 +40,25 @@ func FuzzBuild(f *testing.F) {
 		}
 		fe.Spec.MonitorAddress = monitor
 
-		objs := Build(fe, Options{}, Inputs{LoadBalancerAddress: "192.0.2.1"})
-		for _, g := range GeneratedSecrets(fe) {
-			objs = append(objs, g.Secret)
+		// The frontend alone, and as a Raft zone of 5 (with every server's objects).
+		zone := fe.DeepCopy()
+		zone.Spec.Replicas = new(int32(5))
+		for _, objs := range [][]client.Object{
+			Build(fe, Options{}, Inputs{LoadBalancerAddress: "192.0.2.1"}),
+			Build(zone, Options{}, Inputs{LoadBalancerAddress: "192.0.2.1", Raft: RaftInputs{Formed: true, StatefulSetReplicas: 5}}),
+		} {
+			checkBuilt(t, fe, objs)
 		}
+	})
+}
+
+// checkBuilt: every object's name and labels are valid, no two objects or ports share a
+// name.
+func checkBuilt(t *testing.T, fe *opennebulav1alpha1.OpenNebulaFrontend, objs []client.Object) {
+	for _, g := range GeneratedSecrets(fe) {
+		objs = append(objs, g.Secret)
+	}
+	{
 		seen := map[string]bool{}
 		for _, o := range objs {
 			kind := fmt.Sprintf("%T", o)
@@ -86,5 +102,5 @@ func FuzzBuild(f *testing.F) {
 				}
 			}
 		}
-	})
+	}
 }
