@@ -102,7 +102,7 @@ func MariaDBStatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) *a
 					SecurityContext:              &corev1.PodSecurityContext{FSGroup: new(mariadbUID)},
 					Containers: []corev1.Container{{
 						Name:            MariaDBContainerName,
-						Image:           cmp.Or(spec.Image, opennebulav1alpha1.DefaultMariaDBImage),
+						Image:           mariadbImage(fe),
 						ImagePullPolicy: fe.Spec.ImagePullPolicy,
 						Args:            []string{"--transaction-isolation=READ-COMMITTED", "--max-connections=200"},
 						Env: []corev1.EnvVar{
@@ -125,6 +125,12 @@ func MariaDBStatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) *a
 			PersistentVolumeClaimRetentionPolicy: pvcRetention(fe),
 		},
 	}
+}
+
+// mariadbImage is the managed MariaDB's image; the seed init container runs its client
+// tools too.
+func mariadbImage(fe *opennebulav1alpha1.OpenNebulaFrontend) string {
+	return cmp.Or(ptr.Deref(fe.Spec.Database.MariaDB, opennebulav1alpha1.ManagedMariaDBSpec{}).Image, opennebulav1alpha1.DefaultMariaDBImage)
 }
 
 // mariadbReplicas: one database per frontend server.
@@ -181,20 +187,18 @@ func databaseEnv(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []corev1.
 	if !HighAvailability(fe, in) || DatabaseBackend(fe) == opennebulav1alpha1.DatabaseSQLite {
 		return env
 	}
-	for i := range env {
-		switch {
-		case env[i].Name == envDBHost && DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB:
-			// Expanded by the kubelet from POD_INDEX, defined before it.
-			env[i].Value = NamesFor(fe.Name).MariaDB + "-$(" + envPodIndex + ")"
+	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseMariaDB {
+		for i := range env {
+			if env[i].Name == envDBHost {
+				// Expanded by the kubelet from POD_INDEX, defined before it.
+				env[i].Value = NamesFor(fe.Name).MariaDB + "-$(" + envPodIndex + ")"
+			}
 		}
-	}
-	if DatabaseBackend(fe) == opennebulav1alpha1.DatabaseExternal {
+	} else {
 		env = append(env, corev1.EnvVar{Name: envDBNamePerServer, Value: "true"})
 	}
 	// POD_INDEX first: the kubelet expands $(POD_INDEX) only in variables defined after it.
-	return slices.Insert(env, 0, corev1.EnvVar{Name: envPodIndex, ValueFrom: &corev1.EnvVarSource{
-		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.labels['" + appsv1.PodIndexLabel + "']"},
-	}})
+	return slices.Insert(env, 0, fieldEnv(envPodIndex, "metadata.labels['"+appsv1.PodIndexLabel+"']"))
 }
 
 // ServerDatabase is where server k of a zone keeps its database: the managed MariaDB's

@@ -75,10 +75,7 @@ func TestHighAvailabilityDefaults(t *testing.T) {
 	for _, e := range sts.Spec.Template.Spec.Containers[0].Env {
 		env[e.Name] = e.Value
 	}
-	want := "opennebula.default.svc.cluster.local"
-	if fe.Namespace != "default" || fe.Name != "opennebula" {
-		want = fe.Name + "." + fe.Namespace + ".svc.cluster.local"
-	}
+	const want = "one.cloud.svc.cluster.local" // frontend() is "one" in "cloud"
 	if env["OPENNEBULA_HOSTNAME"] != want || env["OPENNEBULA_MONITOR_ADDRESS"] != want {
 		t.Errorf("hypervisors are told the external Service's name, never a pod's: HOSTNAME %q, MONITOR_ADDRESS %q, want %q",
 			env["OPENNEBULA_HOSTNAME"], env["OPENNEBULA_MONITOR_ADDRESS"], want)

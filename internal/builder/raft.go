@@ -248,22 +248,13 @@ func seedDatabase(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []corev1
 	if !HighAvailability(fe, in) || DatabaseBackend(fe) == opennebulav1alpha1.DatabaseSQLite {
 		return nil
 	}
-	image := opennebulav1alpha1.DefaultMariaDBImage
-	if m := fe.Spec.Database.MariaDB; m != nil && m.Image != "" {
-		image = m.Image
-	}
 	return []corev1.Container{{
 		Name:            "seed-database",
-		Image:           image,
+		Image:           mariadbImage(fe),
 		ImagePullPolicy: fe.Spec.ImagePullPolicy,
 		Command:         []string{"sh", configMountDir + "/" + SeedDatabaseKey},
-		Env: append([]corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
-			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
-		}}}, databaseEnv(fe, in)...),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
-			{Name: raftServersVolume, MountPath: RaftServersDir, ReadOnly: true},
-		},
+		Env:             append([]corev1.EnvVar{fieldEnv("POD_NAME", "metadata.name")}, databaseEnv(fe, in)...),
+		VolumeMounts:    raftMounts(),
 	}}
 }
 

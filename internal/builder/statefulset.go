@@ -162,9 +162,7 @@ func dataMount(fe *opennebulav1alpha1.OpenNebulaFrontend) corev1.VolumeMount {
 
 func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) corev1.Container {
 	env := []corev1.EnvVar{
-		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
-			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
-		}},
+		fieldEnv("POD_NAME", "metadata.name"),
 		// oned's HOSTNAME: the pod's stable DNS name (unique per replica) unless overridden;
 		// in a zone the external Service's, which follows the leader: the hypervisors
 		// must never be told a follower's name.
@@ -182,9 +180,7 @@ func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, 
 		// entry point with the image's command (docs/opennebula.md, the image contract).
 		command = []string{"sh", configMountDir + "/" + StartWrapperKey}
 		args = append([]string{ImageEntrypoint}, ImageCommand...)
-		mounts = append(mounts,
-			corev1.VolumeMount{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
-			corev1.VolumeMount{Name: raftServersVolume, MountPath: RaftServersDir, ReadOnly: true})
+		mounts = append(mounts, raftMounts()...)
 	}
 	probes := fe.Spec.Probes
 	return corev1.Container{
@@ -236,6 +232,22 @@ func Hostname(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) string {
 		return fe.Spec.Hostname
 	}
 	return podDNSName(fe, opts, NamesFor(fe.Name).StatefulSet+"-0")
+}
+
+// fieldEnv is an environment variable the kubelet fills from the pod's own fields.
+func fieldEnv(name, path string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path},
+	}}
+}
+
+// raftMounts are what a zone's containers read: the ConfigMap's scripts and the recorded
+// server IDs.
+func raftMounts() []corev1.VolumeMount {
+	return []corev1.VolumeMount{
+		{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
+		{Name: raftServersVolume, MountPath: RaftServersDir, ReadOnly: true},
+	}
 }
 
 // advertisedHostname is what oned's HOSTNAME defaults to: the pod's stable name for a solo

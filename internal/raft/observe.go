@@ -18,7 +18,7 @@ const StatusTimeout = 2 * time.Second
 // the zone is being formed, the solo server) for the zone's server pool. Servers whose
 // client cannot be made or that do not answer keep a nil Status.
 func Observe(ctx context.Context, v View, clients Clients) View {
-	v.Servers = append([]Server(nil), v.Servers...)
+	v.Servers = slices.Clone(v.Servers)
 	var wg sync.WaitGroup
 	for i := range v.Servers {
 		wg.Go(func() {
@@ -35,11 +35,7 @@ func Observe(ctx context.Context, v View, clients Clients) View {
 	}
 	wg.Wait()
 	v.Zone = nil
-	statuses := make([]*oned.RaftStatus, len(v.Servers))
-	for i, s := range v.Servers {
-		statuses[i] = s.Status
-	}
-	from := oned.Leader(statuses)
+	from := oned.Leader(statuses(v.Servers))
 	if from < 0 {
 		// A solo server's zone is its own: the first server lists itself there between
 		// adding itself and its restart with its ID.

@@ -138,11 +138,7 @@ const reasonDone = "the zone is as asked"
 
 // Decide plans the next step from one observation.
 func Decide(v View) Plan {
-	statuses := make([]*oned.RaftStatus, len(v.Servers))
-	for i, s := range v.Servers {
-		statuses[i] = s.Status
-	}
-	p := Plan{Leader: oned.Leader(statuses)}
+	p := Plan{Leader: oned.Leader(statuses(v.Servers))}
 	members := v.members()
 	// Every pod the zone or the record knows keeps running until it is removed from both.
 	p.StatefulSetReplicas = max(1, highest(v.known())+1)
@@ -315,11 +311,20 @@ func (v View) describe(members []int) string {
 }
 
 func settled(servers []Server, members []int) bool {
-	st := make([]*oned.RaftStatus, len(members))
+	sub := make([]Server, len(members))
 	for j, i := range members {
-		st[j] = servers[i].Status
+		sub[j] = servers[i]
 	}
-	return oned.Settled(st) >= 0
+	return oned.Settled(statuses(sub)) >= 0
+}
+
+// statuses are the servers' answers, in their order (nil: no answer).
+func statuses(servers []Server) []*oned.RaftStatus {
+	out := make([]*oned.RaftStatus, len(servers))
+	for i, s := range servers {
+		out[i] = s.Status
+	}
+	return out
 }
 
 func highest(ordinals []int) int {

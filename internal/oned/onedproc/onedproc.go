@@ -402,11 +402,7 @@ func (s *Server) SeedFrom(leader *Server) error {
 	if out, err := exec.Command("sqlite3", src, ".backup '"+dst+"'").CombinedOutput(); err != nil {
 		return fmt.Errorf("sqlite3 .backup: %v: %s", err, out)
 	}
-	_ = os.RemoveAll(filepath.Join(s.Dir, "var", ".one"))
-	if out, err := exec.Command("cp", "-a", filepath.Join(leader.Dir, "var", ".one"), filepath.Join(s.Dir, "var", ".one")).CombinedOutput(); err != nil {
-		return fmt.Errorf("cp var/.one: %v: %s", err, out)
-	}
-	return nil
+	return s.CopyKeys(leader)
 }
 
 func freePorts() (ports, error) {
