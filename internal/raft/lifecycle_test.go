@@ -304,7 +304,8 @@ func (c *cluster) leaderServer(p raft.Plan) server {
 // converge runs the operator's passes until the zone is as asked and every pod answers.
 func (c *cluster) converge(replicas int, within time.Duration) raft.View {
 	c.t.Helper()
-	deadline := time.Now().Add(within)
+	start := time.Now()
+	deadline := start.Add(within)
 	var last raft.Plan
 	var leader server
 	for {
@@ -316,6 +317,7 @@ func (c *cluster) converge(replicas int, within time.Duration) raft.View {
 		c.replicas = last.StatefulSetReplicas
 		if last.Done() && c.allAnswer(v) {
 			cancel()
+			c.t.Logf("%d servers in %s", replicas, time.Since(start).Round(time.Second))
 			return v
 		}
 		if last.Step.Action != raft.Wait {
@@ -333,7 +335,8 @@ func (c *cluster) converge(replicas int, within time.Duration) raft.View {
 					tails.WriteString(r.LogTail())
 				}
 			}
-			c.t.Fatalf("the zone did not reach %d servers within %s; last plan: %s (StatefulSet %d)%s", replicas, within, last.Step, last.StatefulSetReplicas, tails.String())
+			// The logs first: CI shows a failure's last lines, which must say what failed.
+			c.t.Fatalf("%s\nthe zone did not reach %d servers within %s; last plan: %s (StatefulSet %d)", tails.String(), replicas, within, last.Step, last.StatefulSetReplicas)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

@@ -244,10 +244,16 @@ func (v View) syncRecord() (Step, bool) {
 	return Step{}, false
 }
 
-// scaleDown removes the highest ordinal first; the leader is never removed: it is
-// restarted so that another server is elected, and removed as a follower afterwards.
+// scaleDown removes the highest ordinal first (its pod goes with the StatefulSet's next
+// scale-down, so a removed server never lingers and calls elections); the leader is never
+// removed: when it is the highest, it is restarted so that another server is elected, and
+// removed as a follower afterwards. Stepping down only the highest ordinal bounds the
+// restarts: were the leader stepped down while a higher excess server ran, that server
+// could win the election and be stepped down in turn (seen on real oned: 3 → 1 took three
+// restarts); this way, when the new leader is excess too, the highest goes as a follower
+// and the second step-down leaves only kept servers to elect.
 func (v View) scaleDown(excess []int, leader int) Step {
-	if slices.Contains(excess, leader) {
+	if excess[len(excess)-1] == leader {
 		s := v.Servers[leader]
 		// Restarting the leader is safe only when the others make a quorum without it.
 		if !settled(v.Servers, v.members()) {

@@ -128,6 +128,18 @@ func TestDecide(t *testing.T) {
 		want:     Step{Action: StepDown, Server: pod(4), ID: 14},
 		replicas: 5,
 	}, {
+		name: "a leader below the highest excess ordinal stays while the highest goes",
+		view: View{Replicas: 1, Servers: servers(3, map[int]*oned.RaftStatus{0: followerAt(10, 4), 1: leaderAt(11, 4), 2: followerAt(12, 4)}),
+			Zone: zoneOf(0, 1, 2), Recorded: recordOf(0, 1, 2)},
+		want:     Step{Action: Delete, Server: pod(2), ID: 12},
+		replicas: 3,
+	}, {
+		name: "the last excess server, leading, steps down",
+		view: View{Replicas: 1, Servers: servers(2, map[int]*oned.RaftStatus{0: followerAt(10, 4), 1: leaderAt(11, 4)}),
+			Zone: zoneOf(0, 1), Recorded: recordOf(0, 1)},
+		want:     Step{Action: StepDown, Server: pod(1), ID: 11},
+		replicas: 2,
+	}, {
 		name: "the leader does not step down while another member is down",
 		view: View{Replicas: 3, Servers: servers(5, map[int]*oned.RaftStatus{0: followerAt(10, 4), 1: followerAt(11, 4), 3: followerAt(13, 4), 4: leaderAt(14, 4)}),
 			Zone: zoneOf(0, 1, 2, 3, 4), Recorded: recordOf(0, 1, 2, 3, 4)},

@@ -299,11 +299,11 @@ func (s *Server) WaitAnswer(t testing.TB) {
 		}
 		select {
 		case <-done:
-			t.Fatalf("%s: oned exited during start: %s", s.Name, s.LogTail())
+			t.Fatalf("%s\n%s: oned exited during start", s.LogTail(), s.Name)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: oned did not answer within %s (last: %v): %s", s.Name, startTimeout, err, s.LogTail())
+			t.Fatalf("%s\n%s: oned did not answer within %s (last: %v)", s.LogTail(), s.Name, startTimeout, err)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -107,10 +107,11 @@ func (z *Zone) WaitLeader(t testing.TB, timeout time.Duration) *Server {
 		last = describe(z.Statuses(t))
 		if time.Now().After(deadline) {
 			var msg strings.Builder
-			fmt.Fprintf(&msg, "no settled leader within %s: %s", timeout, last)
 			for _, s := range z.Servers {
 				msg.WriteString(s.LogTail())
 			}
+			// The logs first: CI shows a failure's last lines, which must say what failed.
+			fmt.Fprintf(&msg, "\nno settled leader within %s: %s", timeout, last)
 			t.Fatal(msg.String())
 		}
 		time.Sleep(500 * time.Millisecond)
