@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"fmt"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/secrets"
 )
 
 // LabelRaftRole, on a frontend pod of a Raft zone, says whether its server leads (or runs
@@ -86,6 +88,25 @@ func RaftServersConfigMap(fe *opennebulav1alpha1.OpenNebulaFrontend, ids map[str
 		ObjectMeta: metav1.ObjectMeta{Name: NamesFor(fe.Name).RaftServers, Namespace: fe.Namespace, Labels: Labels(fe)},
 		Data:       data,
 	}
+}
+
+// RaftKeysSecret is the zone's keys (RaftKeysDir): oneKey, the first server's one_key as
+// read from it when the zone is formed (what its database was encrypted with stays
+// readable), with FireEdge's key and serveradmin's secret made now. The operator creates
+// it once, before the first server joins its own zone, and never changes it: every server
+// of the zone runs with these keys.
+func RaftKeysSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, oneKey string) (*corev1.Secret, error) {
+	data := map[string][]byte{OneKeyKey: []byte(oneKey)}
+	for _, key := range []string{FireEdgeKeyKey, ServerAdminKey} {
+		p, err := secrets.Password()
+		if err != nil {
+			return nil, fmt.Errorf("making the zone's %s: %w", key, err)
+		}
+		data[key] = p
+	}
+	secret := operatorSecret(fe, NamesFor(fe.Name).RaftKeys, corev1.SecretTypeOpaque)
+	secret.Data = data
+	return secret, nil
 }
 
 // podAffinity is the user's affinity, or in a zone a preference for one server per

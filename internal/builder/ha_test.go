@@ -3,7 +3,6 @@ package builder
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,9 +134,8 @@ func TestEveryServerHasItsOwnDatabase(t *testing.T) {
 func TestStartWrapperDerivesTheServerDatabase(t *testing.T) {
 	for index, want := range map[string]string{"0": "opennebula", "2": "opennebula_2"} {
 		dir, conf, servers, supervisor := wrapperDir(t)
-		cmd := exec.Command("sh", filepath.Join(dir, StartWrapperKey), "sh", "-c", `echo "db=$DB_NAME"`)
-		cmd.Env = append(os.Environ(), "ONED_CONF="+conf, "RAFT_SERVERS_DIR="+servers, "POD_NAME=one-"+index,
-			"SUPERVISOR_CONF_DIR="+supervisor, "POD_INDEX="+index, "DB_NAME=opennebula", envDBNamePerServer+"=true")
+		cmd := runWrapper(dir, conf, servers, supervisor, "one-"+index, "sh", "-c", `echo "db=$DB_NAME"`)
+		cmd.Env = append(cmd.Env, "POD_INDEX="+index, "DB_NAME=opennebula", envDBNamePerServer+"=true")
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "db="+want+"\n") {
 			t.Errorf("server %s: %v: %s, want db=%s", index, err, out, want)
@@ -166,5 +164,24 @@ func TestServerDatabaseAgreesWithThePods(t *testing.T) {
 	managed := frontend()
 	if got, want := SeedSource(managed, 2), NamesFor(managed.Name).MariaDB+"-2 3306 opennebula"; got != want {
 		t.Errorf("seed source of server 2 = %q, want %q", got, want)
+	}
+}
+
+// The zone's keys: the first server's one_key as given, FireEdge's key and serveradmin's
+// secret made anew each time (the operator creates the Secret once and keeps it).
+func TestRaftKeysSecret(t *testing.T) {
+	fe := frontend()
+	a, err := RaftKeysSecret(fe, "captured-one-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := RaftKeysSecret(fe, "captured-one-key")
+	if a.Name != NamesFor(fe.Name).RaftKeys || a.Labels[LabelWatch] != ValueWatch || string(a.Data[OneKeyKey]) != "captured-one-key" {
+		t.Fatalf("keys Secret %s labels %v one_key %q", a.Name, a.Labels, a.Data[OneKeyKey])
+	}
+	for _, k := range []string{FireEdgeKeyKey, ServerAdminKey} {
+		if len(a.Data[k]) < 16 || string(a.Data[k]) == string(b.Data[k]) {
+			t.Errorf("%s = %q then %q: want a fresh random value", k, a.Data[k], b.Data[k])
+		}
 	}
 }

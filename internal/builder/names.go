@@ -41,6 +41,9 @@ type Names struct {
 	// RaftServers is the ConfigMap where the operator records each server's Raft ID (a
 	// key per pod name) and the pods read it at start.
 	RaftServers string
+	// RaftKeys is the Secret of the keys every server of a zone runs with (one_key,
+	// fireedge_key, serveradmin's secret), made once when the zone is formed.
+	RaftKeys string
 	// PodDisruptionBudget keeps a Raft zone's quorum through voluntary disruptions.
 	PodDisruptionBudget string
 }
@@ -59,6 +62,7 @@ func NamesFor(frontend string) Names {
 		SSHSecret:       fit(frontend, "-ssh", maxDNSLabel),
 		MariaDB:         fit(frontend, "-mariadb", maxStatefulSetName),
 		RaftServers:     fit(frontend, "-raft-servers", maxDNSLabel),
+		RaftKeys:        fit(frontend, "-raft-keys", maxDNSLabel),
 		// Only the frontend's pods are disrupted with care: the budget is the frontend's.
 		PodDisruptionBudget: fit(frontend, "", maxDNSLabel),
 	}

@@ -2,6 +2,7 @@ package builder
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +30,16 @@ const (
 	// RaftServersDir is where the pod reads the server IDs: one file per pod name, holding
 	// the ID oned gave that server (one.zone.info, read back by NAME).
 	RaftServersDir = "/etc/opennebula-raft-servers"
+	// RaftKeysDir is where the pod reads the zone's keys (the RaftKeys Secret): one key
+	// per file.
+	RaftKeysDir = "/etc/opennebula-raft-keys"
+	// The keys of the RaftKeys Secret: the first server's one_key (oned encrypts
+	// ENCRYPTED_ATTR values with it: the replicated database is readable only with it),
+	// FireEdge's key, and the secret of serveradmin, whose login OneFlow, OneGate and
+	// FireEdge make from var/.one/*_auth (internal/oned/serveradmin.go).
+	OneKeyKey      = "one_key"
+	FireEdgeKeyKey = "fireedge_key"
+	ServerAdminKey = "serveradmin"
 
 	// Placeholders the wrapper fills in: the server's ID, and the directory it runs from
 	// (the ConfigMap's mount in the pod, a test's directory otherwise).
@@ -103,10 +114,22 @@ RAFT = [
 // the ID oned gave. It then replaces oned.conf's FEDERATION, RAFT and RAFT_*_HOOK blocks
 // with RaftConf, and, in a zone, lets the hooks start OneFlow and OneGate on the leader
 // only, before running its arguments.
+//
+// The wrapper then runs the image's entry point (its first argument) with, as the
+// command, itself again with --after-entrypoint: that second stage puts the server's
+// var/.one in order (the entry point rewrites it, see zoneKeys), then runs the image's
+// command.
 func StartWrapper() string {
 	return `#!/bin/sh
 # Start wrapper of an OpenNebula frontend server, written by opennebula-operator.
 set -eu
+` + zoneKeys + `
+if [ "${1:-}" = --after-entrypoint ]; then
+  shift
+  zone_keys
+  exec "$@"
+fi
+
 ` + serverDatabaseName + `here=$(cd "$(dirname "$0")" && pwd)
 conf=${ONED_CONF:-/etc/one/oned.conf}
 servers=${RAFT_SERVERS_DIR:-` + RaftServersDir + `}
@@ -161,9 +184,62 @@ if [ "$server_id" -ge 0 ] && [ -d "$supervisor" ]; then
   fi
 fi
 
-exec "$@"
+export RAFT_SERVER_ID="$server_id"
+entrypoint=$1
+shift
+exec "$entrypoint" sh "$0" --after-entrypoint "$@"
 `
 }
+
+// zoneKeys is the wrapper's second stage, run after the image's entry point and before
+// oned starts: every server of a zone runs with the zone's keys (RaftKeysDir), whatever
+// its volume held. The seed image's entry point (docker/entrypoint.sh of the seed chart)
+// finds no SQLite database on MySQL, takes every start for a first boot, removes
+// var/.one's one_key, fireedge_key and auth files, and writes oneflow_auth and
+// onegate_auth as "serveradmin:$ONEADMIN_PASSWORD". So:
+//   - a server of the zone (an ID recorded) gets one_key, fireedge_key and the four service
+//     auth files from the zone's keys; it waits for them while the Secret's volume is
+//     still empty;
+//   - a solo server (the zone not formed yet) keeps what it has, except service auth
+//     files holding exactly the entry point's text: oned refuses to bootstrap a database
+//     while any auth file exists (UserPool::UserPool, src/um/UserPool.cc), and that text
+//     matches no password oned made.
+//
+// The wrapper runs as root in the pod (the image's entry point needs it) and hands the
+// files to oneadmin, who runs oned.
+var zoneKeys = `zone_keys() {
+  keys=${RAFT_KEYS_DIR:-` + RaftKeysDir + `}
+  one=${ONE_LOCATION:+$ONE_LOCATION/var}
+  one=${one:-/var/lib/one}/.one
+  auth="sunstone_auth onegate_auth oneflow_auth oneform_auth"
+  mkdir -p "$one"
+  if [ "${RAFT_SERVER_ID:--1}" -lt 0 ]; then
+    for f in $auth; do
+      if [ -f "$one/$f" ] && [ "$(cat "$one/$f")" = "serveradmin:${ONEADMIN_PASSWORD:-}" ]; then
+        rm -f "$one/$f"
+      fi
+    done
+    return 0
+  fi
+  until [ -s "$keys/` + OneKeyKey + `" ] && [ -s "$keys/` + FireEdgeKeyKey + `" ] && [ -s "$keys/` + ServerAdminKey + `" ]; do
+    echo "start-oned: waiting for the zone's keys in $keys"
+    sleep 2
+  done
+  cp "$keys/` + OneKeyKey + `" "$one/one_key"
+  cp "$keys/` + FireEdgeKeyKey + `" "$one/fireedge_key"
+  secret=$(cat "$keys/` + ServerAdminKey + `")
+  for f in $auth; do
+    printf 'serveradmin:%s\n' "$secret" > "$one/$f"
+  done
+  for f in one_key fireedge_key $auth; do
+    chmod 600 "$one/$f"
+    if [ "$(id -u)" = 0 ]; then
+      chown ` + oneadminIDs + ` "$one/$f"
+    fi
+  done
+  echo "start-oned: var/.one holds the zone's keys"
+}
+`
 
 // RaftHook is run by oned as RAFT_LEADER_HOOK ("leader") and RAFT_FOLLOWER_HOOK
 // ("follower").
@@ -240,6 +316,9 @@ echo "seed-db: $name has the leader's database"
 // ReseededMessage is what the seed init container's termination message says when it
 // replaced a member's lost database: the leader must be told.
 const ReseededMessage = "reseeded"
+
+// oneadminIDs is "uid:gid" of oneadmin in the image.
+var oneadminIDs = strconv.FormatInt(OneadminUID, 10) + ":" + strconv.FormatInt(OneadminGID, 10)
 
 // seedDatabase is the seed init container of a zone's server on MySQL/MariaDB (SQLite
 // is refused for HA at admission): SeedDatabase run with the MariaDB image's client tools,

@@ -32,7 +32,23 @@ func wrapperDir(t *testing.T) (dir, conf, servers, supervisor string) {
 	if err := os.MkdirAll(servers, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The zone's keys, as the RaftKeys Secret's volume holds them once the zone is formed.
+	for key, value := range testKeys {
+		copyContent(t, filepath.Join(dir, "keys", key), value)
+	}
 	return dir, conf, servers, supervisor
+}
+
+var testKeys = map[string]string{OneKeyKey: "0123456789abcdef0123456789abcdef", FireEdgeKeyKey: "fireedge-Key-1", ServerAdminKey: "serveradmin-Secret-1"}
+
+func copyContent(t *testing.T, to, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -41,21 +57,26 @@ func copyFile(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyContent(t, to, string(b))
 }
 
-// runWrapper runs the start wrapper as the image's entry point would, with `echo started`
-// in place of supervisord.
-func runWrapper(dir, conf, servers, supervisor, pod string) *exec.Cmd {
-	cmd := exec.Command("sh", filepath.Join(dir, StartWrapperKey), "echo", "started")
-	cmd.Env = append(os.Environ(), "ONED_CONF="+conf, "RAFT_SERVERS_DIR="+servers, "POD_NAME="+pod, "SUPERVISOR_CONF_DIR="+supervisor)
+// testEntrypoint stands for the seed image's entry point: what it does to var/.one.
+var testEntrypoint, _ = filepath.Abs(filepath.Join("testdata", "raft", "entrypoint.sh"))
+
+// runWrapper runs the start wrapper as the pod does, with the image's entry point
+// (testEntrypoint) and `echo started` in place of supervisord. ONE_LOCATION (dir) holds
+// var/.one; the zone's keys are read from dir/keys.
+func runWrapper(dir, conf, servers, supervisor, pod string, args ...string) *exec.Cmd {
+	if len(args) == 0 {
+		args = []string{"echo", "started"}
+	}
+	cmd := exec.Command("sh", append([]string{filepath.Join(dir, StartWrapperKey), testEntrypoint}, args...)...)
+	cmd.Env = append(os.Environ(), "ONED_CONF="+conf, "RAFT_SERVERS_DIR="+servers, "POD_NAME="+pod, "SUPERVISOR_CONF_DIR="+supervisor,
+		"ONE_LOCATION="+dir, "RAFT_KEYS_DIR="+filepath.Join(dir, "keys"), "ONEADMIN_PASSWORD="+testAdminPassword)
 	return cmd
 }
+
+const testAdminPassword = "admin-Password-1"
 
 func golden(t *testing.T, got []byte, dir, name string) {
 	t.Helper()
@@ -130,31 +151,9 @@ func TestStartWrapperJoiningServerWaitsForItsID(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(servers, "one-0"), []byte("0"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := runWrapper(dir, conf, servers, supervisor, "one-1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		t.Fatalf("a server joining a formed zone must wait for its ID, it ran: %v: %s", err, out.String())
-	case <-time.After(2 * time.Second):
-	}
-	if err := os.WriteFile(filepath.Join(servers, "one-1"), []byte("7"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("wrapper: %v: %s", err, out.String())
-		}
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("the wrapper did not go on once its ID was recorded: %s", out.String())
-	}
+	waitsFor(t, runWrapper(dir, conf, servers, supervisor, "one-1"), "its ID", func() {
+		copyContent(t, filepath.Join(servers, "one-1"), "7")
+	})
 	b, _ := os.ReadFile(conf)
 	if !strings.Contains(string(b), "SERVER_ID        = 7,") {
 		t.Errorf("started with the recorded ID 7:\n%s", b)
@@ -169,5 +168,105 @@ func TestStartWrapperRefusesABadID(t *testing.T) {
 	out, err := runWrapper(dir, conf, servers, supervisor, "one-0").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "not a server ID") || strings.Contains(string(out), "started") {
 		t.Fatalf("a bad ID stops the start with a message, got %v: %s", err, out)
+	}
+}
+
+// A server of the zone runs with the zone's keys, whatever its volume held and whatever
+// the image's entry point did to var/.one.
+func TestStartWrapperGivesAZoneServerTheZonesKeys(t *testing.T) {
+	dir, conf, servers, supervisor := wrapperDir(t)
+	copyContent(t, filepath.Join(servers, "one-1"), "3")
+	one := filepath.Join(dir, "var", ".one")
+	copyContent(t, filepath.Join(one, "one_key"), "a-key-of-its-own")
+	copyContent(t, filepath.Join(one, "sunstone_auth"), "serveradmin:stale\n")
+	out, err := runWrapper(dir, conf, servers, supervisor, "one-1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrapper: %v: %s", err, out)
+	}
+	want := map[string]string{"one_key": testKeys[OneKeyKey], "fireedge_key": testKeys[FireEdgeKeyKey]}
+	for _, f := range []string{"sunstone_auth", "onegate_auth", "oneflow_auth", "oneform_auth"} {
+		want[f] = "serveradmin:" + testKeys[ServerAdminKey] + "\n"
+	}
+	for f, content := range want {
+		got, err := os.ReadFile(filepath.Join(one, f))
+		if err != nil || string(got) != content {
+			t.Errorf("var/.one/%s = %q (%v), want %q", f, got, err, content)
+		}
+		if fi, err := os.Stat(filepath.Join(one, f)); err == nil && fi.Mode().Perm() != 0o600 {
+			t.Errorf("var/.one/%s mode %v, want 0600", f, fi.Mode().Perm())
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(one, "one_auth")); string(got) != "oneadmin:"+testAdminPassword+"\n" {
+		t.Errorf("one_auth is the entry point's: %q", got)
+	}
+}
+
+// A zone server whose keys' volume is still empty (the Secret made after the pod
+// started) waits for them: it must never start oned with keys of its own.
+func TestStartWrapperWaitsForTheZonesKeys(t *testing.T) {
+	dir, conf, servers, supervisor := wrapperDir(t)
+	copyContent(t, filepath.Join(servers, "one-0"), "0")
+	keys := filepath.Join(dir, "keys")
+	if err := os.RemoveAll(keys); err != nil {
+		t.Fatal(err)
+	}
+	out := waitsFor(t, runWrapper(dir, conf, servers, supervisor, "one-0"), "the zone's keys", func() {
+		for key, value := range testKeys {
+			copyContent(t, filepath.Join(keys, key), value)
+		}
+	})
+	if !strings.Contains(out, "waiting for the zone's keys") || !strings.HasSuffix(out, "started\n") {
+		t.Fatalf("wrapper: %s", out)
+	}
+}
+
+// waitsFor runs the wrapper, checks that it waits (for what), calls release, and returns
+// its output once it has gone on and ended.
+func waitsFor(t *testing.T, cmd *exec.Cmd, what string, release func()) string {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("the wrapper must wait for %s, it ran: %v: %s", what, err, out.String())
+	case <-time.After(1500 * time.Millisecond):
+	}
+	release()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("wrapper: %v: %s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the wrapper did not go on once %s came: %s", what, out.String())
+	}
+	return out.String()
+}
+
+// Before the zone is formed the first server may bootstrap its database: the auth files
+// the image's entry point wrote from the oneadmin password go (oned refuses to bootstrap
+// over them); an auth file oned wrote stays.
+func TestStartWrapperLetsASoloServerBootstrap(t *testing.T) {
+	dir, conf, servers, supervisor := wrapperDir(t)
+	one := filepath.Join(dir, "var", ".one")
+	copyContent(t, filepath.Join(one, "oneform_auth"), "serveradmin:made-by-oned\n")
+	out, err := runWrapper(dir, conf, servers, supervisor, "one-0").CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrapper: %v: %s", err, out)
+	}
+	for _, f := range []string{"oneflow_auth", "onegate_auth", "oneform_auth"} {
+		_, err := os.Stat(filepath.Join(one, f))
+		if f == "oneform_auth" && err != nil {
+			t.Errorf("an auth file oned wrote was removed")
+		}
+		if f != "oneform_auth" && !os.IsNotExist(err) {
+			t.Errorf("var/.one/%s, written by the entry point from the oneadmin password, is still there (%v)", f, err)
+		}
 	}
 }

@@ -123,7 +123,12 @@ func GeneratedSecrets(fe *opennebulav1alpha1.OpenNebulaFrontend) []GeneratedSecr
 }
 
 func generatedSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, kind SecretKind, name string) GeneratedSecret {
-	return GeneratedSecret{Kind: kind, Secret: &corev1.Secret{
+	return GeneratedSecret{Kind: kind, Secret: operatorSecret(fe, name, generatedSecretKinds[kind].typ)}
+}
+
+// operatorSecret is a Secret whose values the operator makes, without its data.
+func operatorSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, name string, typ corev1.SecretType) *corev1.Secret {
+	return &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
@@ -132,8 +137,8 @@ func generatedSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, kind SecretKind,
 			// The label value may be a hash of a long name; this says exactly whose it is.
 			Annotations: map[string]string{AnnotationFrontendOf: fe.Name},
 		},
-		Type: generatedSecretKinds[kind].typ,
-	}}
+		Type: typ,
+	}
 }
 
 // AdminPasswordRef is where the oneadmin password is read from.

@@ -31,6 +31,7 @@ const (
 	configVolume = "config"
 	// raftServersVolume mounts the recorded Raft server IDs at RaftServersDir.
 	raftServersVolume = "raft-servers"
+	raftKeysVolume    = "raft-keys"
 	sshKeysVolume     = "ssh-keys"
 	sshKeysMount      = "/etc/opennebula-ssh-keys"
 )
@@ -135,6 +136,9 @@ func frontendVolumes(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []cor
 		config.DefaultMode = new(int32(0o555))
 		vols = append(vols, corev1.Volume{Name: raftServersVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: names.RaftServers}, Optional: new(true),
+		}}}, corev1.Volume{Name: raftKeysVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			// Optional too: the first server runs solo before the zone's keys are made.
+			SecretName: names.RaftKeys, Optional: new(true), DefaultMode: new(int32(0o400)),
 		}}})
 	}
 	return vols
@@ -181,6 +185,7 @@ func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, 
 		command = []string{"sh", configMountDir + "/" + StartWrapperKey}
 		args = append([]string{ImageEntrypoint}, ImageCommand...)
 		mounts = append(mounts, raftMounts()...)
+		mounts = append(mounts, corev1.VolumeMount{Name: raftKeysVolume, MountPath: RaftKeysDir, ReadOnly: true})
 	}
 	probes := fe.Spec.Probes
 	return corev1.Container{

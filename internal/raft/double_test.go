@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned/onedtest"
 	"github.com/opennebula-operator/opennebula-operator/internal/raft"
 )
@@ -44,6 +45,10 @@ func (s doubleServer) Start(t *testing.T, c *cluster) {
 		if id, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A zone server's wrapper puts the zone's one_key in place.
+	if key, err := os.ReadFile(filepath.Join(c.keys, builder.OneKeyKey)); err == nil && id >= 0 {
+		s.UseOneKey(string(key))
 	}
 	s.StartAs(t, id)
 }

@@ -22,6 +22,11 @@ type Runtime interface {
 	// Reseeded clears server's Reseeded report once the leader was told: one reset per
 	// reseed.
 	Reseeded(ctx context.Context, server string) error
+	// ShareKeys keeps the keys every server of the zone runs with where the pods read
+	// them at start: oneKey, the first server's one_key, with a FireEdge key and a
+	// serveradmin secret made once. Keys kept already are never replaced (oneKey is then
+	// ignored). It returns the serveradmin secret.
+	ShareKeys(ctx context.Context, oneKey string) (serverAdminSecret string, err error)
 }
 
 // Clients gives an oneadmin client of a server by name (its endpoint on the headless
@@ -53,6 +58,11 @@ func Execute(ctx context.Context, p Plan, v View, clients Clients, rt Runtime) e
 		}
 		if err != nil {
 			return err
+		}
+		if s.Action == AddSelf {
+			if err := shareKeys(ctx, c, rt); err != nil {
+				return fmt.Errorf("sharing %s's keys with the zone: %w", s.Server, err)
+			}
 		}
 		id, _, err := c.AddServerID(ctx, ZoneID, oned.ServerSpec{Name: s.Server, Endpoint: s.Endpoint})
 		if err != nil {
@@ -86,4 +96,24 @@ func Execute(ctx context.Context, p Plan, v View, clients Clients, rt Runtime) e
 		return rt.Reseeded(ctx, s.Server)
 	}
 	return fmt.Errorf("unknown action %q", s.Action)
+}
+
+// shareKeys gives the zone the first server's keys before it joins its own zone, so that
+// every server that joins later, and the first one from its restart on, runs with them
+// (OpenNebula's HA guide copies var/.one to every server): its one_key, read with
+// one.system.config, is kept with a FireEdge key and a serveradmin secret; serveradmin's
+// password becomes the one the services' auth files will hold (one.user.passwd, which
+// the zone replicates). Between this and the restart that follows the first server's
+// services, still started with the auth files oned made, cannot log in: a few seconds.
+// Done again when the addserver after it failed: the kept keys are reused.
+func shareKeys(ctx context.Context, c *oned.Client, rt Runtime) error {
+	oneKey, err := c.OneKey(ctx)
+	if err != nil {
+		return err
+	}
+	secret, err := rt.ShareKeys(ctx, oneKey)
+	if err != nil {
+		return err
+	}
+	return c.UserPasswd(ctx, oned.ServerAdminID, oned.ServerAdminPassword(secret))
 }

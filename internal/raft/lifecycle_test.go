@@ -71,9 +71,11 @@ type cluster struct {
 	b                            backend
 	dir                          string
 	files, servers, hookLog, bin string
-	pods                         []*pod
-	replicas                     int
-	steps                        []raft.Step
+	// keys holds the zone's keys as the RaftKeys Secret's volume does (ShareKeys).
+	keys     string
+	pods     []*pod
+	replicas int
+	steps    []raft.Step
 	// seedFrom is the pod recorded as the seed source.
 	seedFrom string
 }
@@ -98,6 +100,7 @@ func newCluster(t *testing.T, b backend) *cluster {
 	c.servers = filepath.Join(c.dir, "configmap", "raft-servers")
 	c.bin = filepath.Join(c.dir, "fake-bin")
 	c.hookLog = filepath.Join(c.dir, "hooks.log")
+	c.keys = filepath.Join(c.dir, "keys")
 	for _, d := range []string{c.servers, c.bin} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -174,6 +177,31 @@ func (c *cluster) replace(key, content string) error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(c.servers, key))
+}
+
+// ShareKeys implements raft.Runtime: the keys are written once, as the operator creates
+// the Secret once; the FireEdge key and the serveradmin secret are made here.
+func (c *cluster) ShareKeys(_ context.Context, oneKey string) (string, error) {
+	if b, err := os.ReadFile(filepath.Join(c.keys, builder.ServerAdminKey)); err == nil {
+		return string(b), nil
+	}
+	if err := os.MkdirAll(c.keys, 0o700); err != nil {
+		return "", err
+	}
+	secret := fmt.Sprintf("serveradmin-%d", time.Now().UnixNano())
+	// The secret last: a reader that finds it finds the others.
+	for _, kv := range [][2]string{{builder.OneKeyKey, oneKey}, {builder.FireEdgeKeyKey, "fireedge-" + secret}, {builder.ServerAdminKey, secret}} {
+		if err := os.WriteFile(filepath.Join(c.keys, kv[0]), []byte(kv[1]), 0o600); err != nil {
+			return "", err
+		}
+	}
+	return secret, nil
+}
+
+// sharedKey is one of the zone's keys, as ShareKeys kept it ("" before).
+func (c *cluster) sharedKey(key string) string {
+	b, _ := os.ReadFile(filepath.Join(c.keys, key))
+	return string(b)
 }
 
 // Forget implements raft.Runtime.
@@ -428,6 +456,10 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	soloKey, err := cl.OneKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// 1 → 3: the zone is formed from the running server and two joins.
 	start, from := time.Now(), len(c.steps)
@@ -438,6 +470,10 @@ func zoneLifecycle(t *testing.T, b backend) {
 		t.Errorf("steps = %v, want %v (one addserver per server, the first on itself)", got, want)
 	}
 	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
+	if got := c.sharedKey(builder.OneKeyKey); got != soloKey {
+		t.Errorf("the zone's one_key is %q, want the first server's %q", got, soloKey)
+	}
+	serverAdminEverywhere(t, c, 3)
 	if cl, _ := c.clients(name(2)); cl != nil {
 		h, err := cl.HostInfo(ctx, hostID)
 		if err != nil || h.Name != "kept-before-ha.example" {
@@ -514,7 +550,14 @@ func zoneLifecycle(t *testing.T, b backend) {
 	}
 	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
 
-	// The leader dies: the operator's poller names the new one.
+	failover(t, c, v, soloKey)
+}
+
+// failover: the leader dies; the operator's poller names the new one, the killed server
+// follows it once started again, and the new leader runs with the zone's keys.
+func failover(t *testing.T, c *cluster, v raft.View, soloKey string) {
+	ctx := context.Background()
+	within := c.b.Within
 	old := mustLeader(t, v)
 	oldTerm := v.Servers[old].Status.Term
 	c.pods[old].srv.Kill(t)
@@ -549,7 +592,38 @@ func zoneLifecycle(t *testing.T, b backend) {
 		return nil
 	})
 	t.Logf("failover: a new leader named %s after the leader was killed", elected.Round(10*time.Millisecond))
+	// The new leader runs with the zone's one_key (one.system.config is answered by the
+	// leader) and lets the services' serveradmin login in.
+	serverAdminEverywhere(t, c, 3)
+	if cl, _ := c.clients(name(old)); cl != nil {
+		if k, err := cl.OneKey(ctx); err != nil || k != soloKey {
+			t.Errorf("after the failover the leader's one_key is %q (%v), want the first server's %q", k, err, soloKey)
+		}
+	}
 
+}
+
+// serverAdminEverywhere: the services' serveradmin login made from the zone's secret is
+// let in by each of the first n servers, each checking it against its own database.
+func serverAdminEverywhere(t *testing.T, c *cluster, n int) {
+	t.Helper()
+	secret := c.sharedKey(builder.ServerAdminKey)
+	for i := range n {
+		eventually(t, c.b.Within(time.Minute), name(i)+" lets serveradmin in", func() error {
+			creds, err := oned.ServerAdmin(secret, time.Now().Add(time.Hour))
+			if err != nil {
+				return err
+			}
+			sc, err := oned.New(c.pods[i].srv.Endpoint(), creds, oned.WithTimeout(10*time.Second))
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err = sc.RaftStatus(ctx)
+			return err
+		})
+	}
 }
 
 func eventually(t *testing.T, within time.Duration, what string, check func() error) {

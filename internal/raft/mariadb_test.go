@@ -47,7 +47,6 @@ type mariadbServer struct {
 	init     *exec.Cmd
 	initDone chan struct{}
 	initOut  bytes.Buffer
-	seeded   bool
 }
 
 func (s *mariadbServer) termination() string { return filepath.Join(s.Dir, "termination-log") }
@@ -88,7 +87,6 @@ func (s *mariadbServer) InitDone(t *testing.T) (bool, string) {
 		t.Fatalf("%s: seed init container failed (%s): %s", s.Name(), s.init.ProcessState, out)
 	}
 	t.Logf("%s: seed init container: %s", s.Name(), strings.TrimSpace(out))
-	s.seeded = strings.Contains(out, "has the leader's database")
 	msg, _ := os.ReadFile(s.termination())
 	return true, string(msg)
 }
@@ -104,22 +102,6 @@ func (s *mariadbServer) stopInit() {
 			<-s.initDone
 		}
 	}
-}
-
-// Start copies the seed source's keys after a seed (OpenNebula's HA guide copies var/.one
-// with the database), then runs the start wrapper and oned.
-func (s *mariadbServer) Start(t *testing.T, c *cluster) {
-	if s.seeded {
-		for _, p := range c.pods {
-			if p.srv.Name() == c.seedFrom {
-				if err := s.CopyKeys(p.srv.(*mariadbServer).Server); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		s.seeded = false
-	}
-	s.realServer.Start(t, c)
 }
 
 func (s *mariadbServer) Stop(t testing.TB) { s.stopInit(); s.realServer.Stop(t) }

@@ -78,8 +78,9 @@ type Action string
 const (
 	// Wait: nothing can be done now; Reason says what is awaited.
 	Wait Action = "Wait"
-	// AddSelf adds the solo server to its own zone (one.zone.addserver on itself): the
-	// first step of forming the zone.
+	// AddSelf shares the solo server's keys with the zone (its one_key, serveradmin's
+	// password) and adds it to its own zone (one.zone.addserver on itself): the first
+	// step of forming the zone.
 	AddSelf Action = "AddSelf"
 	// Add adds a joining server on the leader (one.zone.addserver).
 	Add Action = "Add"
@@ -224,7 +225,7 @@ func (v View) bootstrap() Step {
 	if first.Status == nil || first.Status.State != oned.RaftSolo {
 		return Step{Action: Wait, Server: first.Name, Reason: "the first server must run solo before it forms the zone"}
 	}
-	return Step{Action: AddSelf, Server: first.Name, Endpoint: first.Endpoint, Reason: "the first server adds itself to zone 0"}
+	return Step{Action: AddSelf, Server: first.Name, Endpoint: first.Endpoint, Reason: "the first server shares its keys and adds itself to zone 0"}
 }
 
 // syncRecord keeps the record equal to the zone for the frontend's pods: an ID the zone

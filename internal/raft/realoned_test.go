@@ -31,11 +31,17 @@ type realServer struct{ *onedproc.Server }
 
 func (s realServer) Name() string { return s.Server.Name }
 
-// Start runs the operator's start wrapper, which runs oned once it knows the server's ID;
-// supervisorctl, which the Raft hooks call, is a script that notes each call.
+// imageEntrypoint stands for the seed image's entry point: what it does to var/.one
+// (the start wrapper's unit tests run it too).
+var imageEntrypoint, _ = filepath.Abs(filepath.Join("..", "builder", "testdata", "raft", "entrypoint.sh"))
+
+// Start runs the operator's start wrapper as the pod does, before the image's entry point:
+// it runs oned once it knows the server's ID, with the zone's keys. supervisorctl, which
+// the Raft hooks call, is a script that notes each call.
 func (s realServer) Start(t *testing.T, c *cluster) {
-	s.StartWrapped(t, filepath.Join(c.files, builder.StartWrapperKey), c.servers,
-		"PATH="+c.bin+":"+filepath.Join(s.Dir, "bin")+":"+os.Getenv("PATH"), "HOOK_LOG="+c.hookLog)
+	s.StartWrapped(t, []string{"sh", filepath.Join(c.files, builder.StartWrapperKey), imageEntrypoint}, c.servers,
+		"PATH="+c.bin+":"+filepath.Join(s.Dir, "bin")+":"+os.Getenv("PATH"), "HOOK_LOG="+c.hookLog,
+		"RAFT_KEYS_DIR="+c.keys, "ONEADMIN_PASSWORD="+onedproc.Password)
 }
 
 // OnedConf is the server's oned.conf, as the start wrapper left it.
@@ -44,8 +50,9 @@ func (s realServer) OnedConf() string { return filepath.Join(s.Dir, "etc", "oned
 func (s realServer) SeedSource() string { return s.Server.Name }
 func (s realServer) Alive() bool        { return s.Running() && !s.Exited() }
 
+// SeedFrom copies the leader's database only: the keys come from the start wrapper.
 func (s realServer) SeedFrom(leader server) error {
-	return s.Server.SeedFrom(leader.(realServer).Server)
+	return s.SeedDatabaseFrom(leader.(realServer).Server)
 }
 
 // CheckConfiguration: every server runs with the oned.conf the wrapper wrote (its
@@ -57,6 +64,21 @@ func (realBackend) CheckConfiguration(t *testing.T, c *cluster, v raft.View) {
 		conf, _ := os.ReadFile(c.pods[i].srv.(interface{ OnedConf() string }).OnedConf())
 		if !strings.Contains(string(conf), fmt.Sprintf("SERVER_ID        = %d,", v.Recorded[name(i)])) {
 			t.Errorf("%s's oned.conf does not carry its recorded SERVER_ID %d", name(i), v.Recorded[name(i)])
+		}
+	}
+	// Every server's var/.one holds the zone's keys, put there by the start wrapper after
+	// the image's entry point rewrote it.
+	secret := c.sharedKey(builder.ServerAdminKey)
+	for i := range 3 {
+		dir := filepath.Join(c.pods[i].srv.(interface{ OnedConf() string }).OnedConf(), "..", "..", "var", ".one")
+		want := map[string]string{"one_key": c.sharedKey(builder.OneKeyKey), "fireedge_key": c.sharedKey(builder.FireEdgeKeyKey)}
+		for _, f := range []string{"sunstone_auth", "onegate_auth", "oneflow_auth", "oneform_auth"} {
+			want[f] = "serveradmin:" + secret + "\n"
+		}
+		for f, content := range want {
+			if got, err := os.ReadFile(filepath.Join(dir, f)); err != nil || string(got) != content {
+				t.Errorf("%s's var/.one/%s = %q (%v), want %q", name(i), f, got, err, content)
+			}
 		}
 	}
 	waitHooks(t, c, func(log string) error {

@@ -29,6 +29,8 @@ func Run(t *testing.T, b Backend) {
 		t.Run("Version", guard(func(t *testing.T) { testVersion(t, s) }))
 		t.Run("WrongPassword", guard(func(t *testing.T) { testWrongPassword(t, s) }))
 		t.Run("RaftStatusSolo", guard(func(t *testing.T) { testRaftStatusSolo(t, s) }))
+		t.Run("OneKey", guard(func(t *testing.T) { testOneKey(t, s) }))
+		t.Run("ServerAdminPassword", guard(func(t *testing.T) { testServerAdminPassword(t, s) }))
 		t.Run("ZoneInfo", guard(func(t *testing.T) { testZoneInfo(t, s) }))
 		t.Run("HostLifecycle", guard(func(t *testing.T) { testHostLifecycle(t, s) }))
 		t.Run("HostAllocateRefusals", guard(func(t *testing.T) { testHostAllocateRefusals(t, s) }))
@@ -46,6 +48,7 @@ func Run(t *testing.T, b Backend) {
 		servers := b.Zone(t, 3)
 		t.Run("ZoneOfThree", guard(func(t *testing.T) { testZoneOfThree(t, servers, b) }))
 		t.Run("FollowerForwardsWrites", guard(func(t *testing.T) { testFollowerForwards(t, servers, b) }))
+		t.Run("ServerAdminOnEveryServer", guard(func(t *testing.T) { testServerAdminOnEveryServer(t, servers, b) }))
 		t.Run("LeaderFailover", guard(func(t *testing.T) { testLeaderFailover(t, servers, b) }))
 		t.Run("NoQuorum", guard(func(t *testing.T) { testNoQuorum(t, servers, b) }))
 	})
@@ -115,6 +118,42 @@ func testWrongPassword(t *testing.T, s Server) {
 	}
 	if strings.Contains(err.Error(), wrong) || strings.Contains(fmt.Sprintf("%+v %#v", err, c), wrong) {
 		t.Fatalf("the password leaks: %v", err)
+	}
+}
+
+// one.system.config shows oneadmin the server's one_key (the operator shares it with the
+// servers a zone adds): the same at every read.
+func testOneKey(t *testing.T, s Server) {
+	k := must(s.Client(t).OneKey(ctx(t)))
+	if len(k) < 32 || strings.ContainsAny(k, " \n") {
+		t.Fatalf("ONE_KEY %q", k)
+	}
+	if again := must(s.Client(t).OneKey(ctx(t))); again != k {
+		t.Fatalf("ONE_KEY changed between reads: %q, %q", k, again)
+	}
+}
+
+// serveradmin's password set with one.user.passwd to ServerAdminPassword(secret) lets the
+// services' login made from the secret in (the server_cipher driver decrypts it); a login
+// made from another secret is refused as a wrong password is.
+func testServerAdminPassword(t *testing.T, s Server) {
+	const secret = "operator-Serveradmin-1"
+	must(0, s.Client(t).UserPasswd(ctx(t), oned.ServerAdminID, oned.ServerAdminPassword(secret)))
+	wantServerAdmin(t, s, secret)
+	creds := must(oned.ServerAdmin("another-secret", time.Now().Add(time.Hour)))
+	c := must(oned.New(s.Endpoint(), creds))
+	_, err := c.RaftStatus(ctx(t))
+	wantCode(t, err, oned.CodeAuthentication, "[one.zone.raftstatus] User couldn't be authenticated, aborting call.")
+}
+
+// wantServerAdmin: serveradmin's login made from secret is answered by the server itself
+// (raftstatus is not forwarded: the server checks it against its own database).
+func wantServerAdmin(t *testing.T, s Server, secret string) {
+	t.Helper()
+	creds := must(oned.ServerAdmin(secret, time.Now().Add(time.Hour)))
+	c := must(oned.New(s.Endpoint(), creds))
+	if _, err := c.RaftStatus(ctx(t)); err != nil {
+		t.Fatalf("%s: serveradmin's login: %v", s.Name(), err)
 	}
 }
 
@@ -494,6 +533,28 @@ func testZoneOfThree(t *testing.T, servers []Server, b Backend) {
 	}
 	if i := oned.Leader(st); i < 0 || servers[i] != leader {
 		t.Fatalf("oned.Leader = %d, want %s", i, leader.Name())
+	}
+}
+
+// serveradmin's password set on the leader is replicated: every server lets the services'
+// login in from its own copy of the database.
+func testServerAdminOnEveryServer(t *testing.T, servers []Server, b Backend) {
+	const secret = "operator-Zone-Serveradmin-2"
+	leader := leaderOf(t, servers, b)
+	must(0, leader.Client(t).UserPasswd(ctx(t), oned.ServerAdminID, oned.ServerAdminPassword(secret)))
+	deadline := time.Now().Add(b.ElectionWithin())
+	for _, s := range servers {
+		for {
+			creds := must(oned.ServerAdmin(secret, time.Now().Add(time.Hour)))
+			_, err := must(oned.New(s.Endpoint(), creds)).RaftStatus(ctx(t))
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: serveradmin's login after the leader's passwd: %v", s.Name(), err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 }
 

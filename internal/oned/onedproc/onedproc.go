@@ -234,16 +234,17 @@ func (s *Server) Start(t testing.TB) {
 	s.WaitAnswer(t)
 }
 
-// StartWrapped starts oned through a start wrapper, the way a frontend pod does: the
-// wrapper (the operator's start-oned.sh, in wrapperDir) gets the server's oned.conf, its
-// name and the directory of recorded server IDs, and runs oned last. It does not wait for
-// an answer: a joining server's wrapper waits for its ID first.
-func (s *Server) StartWrapped(t testing.TB, wrapper, serversDir string, env ...string) {
+// StartWrapped starts oned behind command, the way a frontend pod does: command is the
+// operator's start wrapper (start-oned.sh) and what stands for the image's entry point;
+// the wrapper gets the server's oned.conf, its name and the directory of recorded server
+// IDs, and runs oned last. It does not wait for an answer: a joining server's wrapper
+// waits for its ID first.
+func (s *Server) StartWrapped(t testing.TB, command []string, serversDir string, env ...string) {
 	t.Helper()
 	env = append(env, "ONED_CONF="+filepath.Join(s.Dir, "etc", "oned.conf"), "RAFT_SERVERS_DIR="+serversDir, "POD_NAME="+s.Name,
 		// No supervisord on this machine: the wrapper leaves its configuration alone.
 		"SUPERVISOR_CONF_DIR="+filepath.Join(s.Dir, "no-supervisor"))
-	if err := s.start([]string{"sh", wrapper}, env); err != nil {
+	if err := s.start(command, env); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -394,6 +395,15 @@ func (s *Server) LogTail() string {
 // the leader writes) and its keys (var/.one) into this stopped server, as a joining server's
 // database is seeded from the leader's.
 func (s *Server) SeedFrom(leader *Server) error {
+	if err := s.SeedDatabaseFrom(leader); err != nil {
+		return err
+	}
+	return s.CopyKeys(leader)
+}
+
+// SeedDatabaseFrom replaces the stopped server's SQLite database with a consistent copy of
+// the leader's (sqlite3 .backup, taken while the leader serves); its keys stay.
+func (s *Server) SeedDatabaseFrom(leader *Server) error {
 	if s.Running() {
 		return errors.New("refusing to replace the database under a running oned")
 	}
@@ -402,7 +412,7 @@ func (s *Server) SeedFrom(leader *Server) error {
 	if out, err := exec.Command("sqlite3", src, ".backup '"+dst+"'").CombinedOutput(); err != nil {
 		return fmt.Errorf("sqlite3 .backup: %v: %s", err, out)
 	}
-	return s.CopyKeys(leader)
+	return nil
 }
 
 func freePorts() (ports, error) {

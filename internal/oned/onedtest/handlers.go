@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/opennebula-operator/opennebula-operator/internal/oned"
@@ -29,10 +30,13 @@ const (
 	objZone    = "zone"
 	objHost    = "host"
 	objCluster = "cluster"
+	objUser    = "user"
 )
 
 var methods = map[string]method{
 	"one.system.version":   {run: (*Server).systemVersion},
+	"one.system.config":    {run: (*Server).systemConfig},
+	"one.user.passwd":      {args: "is", object: objUser, run: (*Server).userPasswd},
 	"one.zone.info":        {args: "ib", optional: 1, local: true, object: objZone, run: (*Server).zoneInfo},
 	"one.zone.raftstatus":  {local: true, object: objZone, run: (*Server).raftStatus},
 	"one.zone.addserver":   {args: "is", object: objZone, run: (*Server).zoneAddServer},
@@ -156,12 +160,17 @@ func typedCall(mc methodCall, m method) (*call, string) {
 // follower forwards a leader-only call to its leader, a candidate refuses it, and the
 // leader (or a solo server, or any server for a local call) runs it.
 func (s *Server) execute(c *call, session string) response {
-	if session != oned.AdminUser+":"+Password {
-		return c.fail(oned.CodeAuthentication, "User couldn't be authenticated, aborting call.")
-	}
 	z := s.zone
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	// The server checks the login against its own copy of the database.
+	own := z.db
+	if s.lagged != nil {
+		own = s.lagged
+	}
+	if !own.authenticates(session) {
+		return c.fail(oned.CodeAuthentication, "User couldn't be authenticated, aborting call.")
+	}
 	z.db.advance(time.Now(), z.hypervisors, z.monitorInterval)
 	if !c.m.local {
 		switch s.state {
@@ -192,6 +201,42 @@ func (s *Server) execute(c *call, session string) response {
 func (d *db) write() { d.logIndex++ }
 
 func (s *Server) systemVersion(_ *db, _ *call) response { return ok(Version) }
+
+// authenticates: oneadmin's password, or serveradmin's login as the services make it,
+// checked by the server_cipher driver against the stored password
+// (UserPool::authenticate_server, src/um/UserPool.cc).
+func (d *db) authenticates(session string) bool {
+	if session == oned.AdminUser+":"+Password {
+		return true
+	}
+	user, rest, _ := strings.Cut(session, ":")
+	target, token, _ := strings.Cut(rest, ":")
+	return user == oned.ServerAdminUser && target == oned.ServerAdminUser &&
+		oned.CheckServerCipher(d.serverAdminPassword, user, token, time.Now()) == nil
+}
+
+// systemConfig: one.system.config shows the oneadmin group the whole configuration, its
+// ONE_KEY among it (SystemAPI::config, OpenNebulaTemplate::load_key); the double's holds
+// only that.
+func (s *Server) systemConfig(_ *db, _ *call) response {
+	return ok("<OPENNEBULA_CONFIGURATION><ONE_KEY>" + s.oneKey + "</ONE_KEY></OPENNEBULA_CONFIGURATION>")
+}
+
+// userPasswd: UserAPI::password; a server_cipher user's password is stored as given
+// (User::set_password). The double's users are oneadmin (0), whose password it keeps,
+// and serveradmin (1).
+func (s *Server) userPasswd(d *db, c *call) response {
+	switch id := c.int(0); id {
+	case oned.ServerAdminID:
+		d.serverAdminPassword = c.str(1)
+		d.write()
+		return okID(id)
+	case 0:
+		return c.fail(oned.CodeAction, "the double keeps oneadmin's password")
+	default:
+		return c.notFound(objUser, id)
+	}
+}
 
 // zoneInfo: ZoneInfoAPI / SharedAPI::info; zone 0 is the only zone of a standalone oned.
 func (s *Server) zoneInfo(d *db, c *call) response {

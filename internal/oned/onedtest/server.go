@@ -66,6 +66,8 @@ type Server struct {
 	lagIndex int64
 	// noDB: a pod whose volume holds no database yet (NewPod, Wipe) until SeedFrom.
 	noDB bool
+	// oneKey is the server's var/.one/one_key, generated at its first start.
+	oneKey string
 }
 
 // Option sets a double's timing.
@@ -160,6 +162,14 @@ func (s *Server) StartAs(t testing.TB, id int) {
 	s.start()
 }
 
+// UseOneKey gives the stopped pod's server the one_key it starts with, as the operator's
+// start wrapper puts the zone's in var/.one.
+func (s *Server) UseOneKey(key string) {
+	s.zone.mu.Lock()
+	defer s.zone.mu.Unlock()
+	s.oneKey = key
+}
+
 // HasDatabase reports whether the pod's volume holds a database.
 func (s *Server) HasDatabase() bool {
 	s.zone.mu.Lock()
@@ -187,7 +197,7 @@ func (z *Zone) addServer(t testing.TB, name string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Name: name, zone: z, idx: len(z.servers), addr: l.Addr().String(), listener: l}
+	s := &Server{Name: name, zone: z, idx: len(z.servers), addr: l.Addr().String(), listener: l, oneKey: randomHex()}
 	z.servers = append(z.servers, s)
 	t.Cleanup(func() { s.shutdown() })
 	return s

@@ -1,6 +1,8 @@
 package onedtest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"maps"
@@ -25,6 +27,9 @@ type db struct {
 	lastClusterOID int
 	// logIndex counts the writes (Raft log entries) applied.
 	logIndex int64
+	// serverAdminPassword is what serveradmin's password is stored as: sha256 of a random
+	// one at bootstrap (UserPool::UserPool, src/um/UserPool.cc).
+	serverAdminPassword string
 }
 
 type zoneServer struct {
@@ -61,9 +66,17 @@ func newDB() *db {
 		clusters: map[int]*cluster{
 			oned.DefaultClusterID: {id: oned.DefaultClusterID, name: "default", datastores: []int{0, 1, 2}, template: reservedAttrs()},
 		},
-		lastHostOID:    -1,
-		lastClusterOID: 99,
+		lastHostOID:         -1,
+		lastClusterOID:      99,
+		serverAdminPassword: oned.ServerAdminPassword(randomHex()),
 	}
+}
+
+// randomHex is a random 32-character hex string, as one_util::random_password makes.
+func randomHex() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func (d *db) clone() *db {
