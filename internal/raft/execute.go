@@ -75,7 +75,7 @@ func Execute(ctx context.Context, p Plan, v View, clients Clients, rt Runtime) e
 		return rt.SeedFrom(ctx, s.Server)
 	case Forget:
 		return rt.Forget(ctx, s.Server)
-	case Restart, StepDown:
+	case Restart, StepDown, Roll:
 		return rt.Restart(ctx, s.Server)
 	case Reset, Delete:
 		c, err := leader()

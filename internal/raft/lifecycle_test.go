@@ -86,6 +86,8 @@ type pod struct {
 	joining     bool
 	reseeded    bool
 	initRunning bool
+	// outdated: the pod runs an older template; a restart gives it the new one.
+	outdated bool
 }
 
 func newCluster(t *testing.T, b backend) *cluster {
@@ -213,11 +215,13 @@ func (c *cluster) Forget(_ context.Context, server string) error {
 	return err
 }
 
-// Restart implements raft.Runtime: the pod is deleted; syncPods starts it again.
+// Restart implements raft.Runtime: the pod is deleted; syncPods starts it again, with
+// the current template.
 func (c *cluster) Restart(_ context.Context, server string) error {
 	for _, p := range c.pods {
 		if p.srv.Name() == server {
 			p.srv.Stop(c.t)
+			p.outdated = false
 			return nil
 		}
 	}
@@ -316,6 +320,7 @@ func (c *cluster) view(replicas int) raft.View {
 			s.Endpoint = p.srv.Endpoint()
 			s.Waiting = p.joining && i < c.replicas
 			s.Reseeded = p.reseeded
+			s.Outdated = p.outdated
 		}
 		v.Servers = append(v.Servers, s)
 	}
@@ -547,6 +552,25 @@ func zoneLifecycle(t *testing.T, b backend) {
 	wantZone(t, v, name(0), name(1), name(2))
 	if got, want := c.actions(from), []string{"Add one-1", "Add one-2"}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v", got, want)
+	}
+	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
+
+	// The pod template changes (the StatefulSet updates OnDelete): each pod is restarted
+	// in turn, the followers first, the leader last.
+	leader := mustLeader(t, v)
+	for _, p := range c.pods[:3] {
+		p.outdated = true
+	}
+	from = len(c.steps)
+	v = c.converge(3, within(6*time.Minute))
+	var rolled []string
+	for _, s := range c.steps[from:] {
+		if s.Action == raft.Roll {
+			rolled = append(rolled, s.Server)
+		}
+	}
+	if len(rolled) != 3 || rolled[2] != name(leader) || slices.Contains(rolled[:2], name(leader)) {
+		t.Errorf("rolled %v, want the two followers then the leader %s", rolled, name(leader))
 	}
 	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
 

@@ -53,6 +53,9 @@ type Server struct {
 	// Reseeded: the pod found its database lost and seeded it again from the leader's
 	// while keeping its recorded ID; the leader must be told (one.zone.resetserver).
 	Reseeded bool
+	// Outdated: the pod runs an older pod template than the one asked for. A zone's
+	// StatefulSet updates OnDelete: the operator restarts such pods one at a time.
+	Outdated bool
 }
 
 // View is what one pass observed.
@@ -101,6 +104,10 @@ const (
 	// SeedFrom records Server, the leader, as the server whose database a pod copies
 	// when it joins or lost its own: never a server that left or fell behind.
 	SeedFrom Action = "SeedFrom"
+	// Roll restarts Server's pod, which runs an older pod template, so that it comes back
+	// with the new one: one server at a time, in a settled zone, the followers first
+	// (the highest ordinal first) and the leader last.
+	Roll Action = "Roll"
 )
 
 // Step is the one next thing to do.
@@ -194,7 +201,7 @@ func Decide(v View) Plan {
 	}
 	joining := firstMissing(members, v.Replicas)
 	if joining < 0 {
-		p.Step = Step{Action: Wait, Reason: reasonDone}
+		p.Step = v.roll(members, p.Leader)
 		return p
 	}
 	p.StatefulSetReplicas = max(p.StatefulSetReplicas, joining+1)
@@ -209,6 +216,32 @@ func Decide(v View) Plan {
 	}
 	p.Step = Step{Action: Add, Server: s.Name, Endpoint: s.Endpoint, Reason: "it joins the zone through leader " + leader.Name}
 	return p
+}
+
+// roll restarts the first outdated pod of a settled, complete zone: followers from the
+// highest ordinal down, the leader last (its restart costs an election: one, at the end).
+func (v View) roll(members []int, leader int) Step {
+	order := slices.Clone(members)
+	slices.SortFunc(order, func(a, b int) int {
+		if (a == leader) != (b == leader) {
+			if a == leader {
+				return 1
+			}
+			return -1
+		}
+		return b - a
+	})
+	for _, i := range order {
+		if s := v.Servers[i]; s.Outdated {
+			role := "a follower"
+			if i == leader {
+				role = "the leader, last"
+			}
+			return Step{Action: Roll, Server: s.Name, ID: v.Recorded[s.Name],
+				Reason: "its pod runs an older template; restarting " + role + ", one server at a time"}
+		}
+	}
+	return Step{Action: Wait, Reason: reasonDone}
 }
 
 // bootstrap forms the zone from the first server, started solo.

@@ -140,6 +140,34 @@ func TestDecide(t *testing.T) {
 		want:     Step{Action: StepDown, Server: pod(1), ID: 11},
 		replicas: 2,
 	}, {
+		name: "an outdated pod is rolled: followers first, the highest ordinal first",
+		view: func() View {
+			v := seedFromLeader(View{Replicas: 3, Servers: servers(3, three), Zone: zoneOf(0, 1, 2), Recorded: recordOf(0, 1, 2)})
+			v.Servers[0].Outdated, v.Servers[1].Outdated, v.Servers[2].Outdated = true, true, true
+			return v
+		}(),
+		want:     Step{Action: Roll, Server: pod(2), ID: 12},
+		replicas: 3,
+	}, {
+		name: "the leader is rolled last",
+		view: func() View {
+			v := seedFromLeader(View{Replicas: 3, Servers: servers(3, three), Zone: zoneOf(0, 1, 2), Recorded: recordOf(0, 1, 2)})
+			v.Servers[0].Outdated = true
+			return v
+		}(),
+		want:     Step{Action: Roll, Server: pod(0), ID: 10},
+		replicas: 3,
+	}, {
+		name: "no roll while the zone is not settled",
+		view: func() View {
+			v := seedFromLeader(View{Replicas: 3, Servers: servers(3, map[int]*oned.RaftStatus{0: leaderAt(10, 3), 1: followerAt(11, 3)}),
+				Zone: zoneOf(0, 1, 2), Recorded: recordOf(0, 1, 2)})
+			v.Servers[1].Outdated = true
+			return v
+		}(),
+		want:     Step{Action: Wait},
+		replicas: 3,
+	}, {
 		name: "the leader does not step down while another member is down",
 		view: View{Replicas: 3, Servers: servers(5, map[int]*oned.RaftStatus{0: followerAt(10, 4), 1: followerAt(11, 4), 3: followerAt(13, 4), 4: leaderAt(14, 4)}),
 			Zone: zoneOf(0, 1, 2, 3, 4), Recorded: recordOf(0, 1, 2, 3, 4)},
