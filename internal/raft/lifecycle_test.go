@@ -422,10 +422,11 @@ func wantZone(t *testing.T, v raft.View, names ...string) {
 	}
 }
 
-func hostVisibleOnAll(t *testing.T, c *cluster, n int, host string) {
+// hostVisibleOnAll: each server of the zone of three lists host, from its own database.
+func hostVisibleOnAll(t *testing.T, c *cluster, host string) {
 	t.Helper()
 	deadline := time.Now().Add(c.b.Within(60 * time.Second))
-	for i := range n {
+	for i := range 3 {
 		cl, _ := c.clients(name(i))
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -474,11 +475,11 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if got, want := c.actions(from), []string{"AddSelf one-0", "Restart one-0", "SeedFrom one-0", "Add one-1", "Add one-2"}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v (one addserver per server, the first on itself)", got, want)
 	}
-	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
+	hostVisibleOnAll(t, c, "kept-before-ha.example")
 	if got := c.sharedKey(builder.OneKeyKey); got != soloKey {
 		t.Errorf("the zone's one_key is %q, want the first server's %q", got, soloKey)
 	}
-	serverAdminEverywhere(t, c, 3)
+	serverAdminEverywhere(t, c)
 	if cl, _ := c.clients(name(2)); cl != nil {
 		h, err := cl.HostInfo(ctx, hostID)
 		if err != nil || h.Name != "kept-before-ha.example" {
@@ -533,7 +534,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if got, want := c.actions(from), []string{"Reset " + name(lost)}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v", got, want)
 	}
-	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
+	hostVisibleOnAll(t, c, "kept-before-ha.example")
 
 	// 3 → 1.
 	from = len(c.steps)
@@ -553,7 +554,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if got, want := c.actions(from), []string{"Add one-1", "Add one-2"}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v", got, want)
 	}
-	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
+	hostVisibleOnAll(t, c, "kept-before-ha.example")
 
 	// The pod template changes (the StatefulSet updates OnDelete): each pod is restarted
 	// in turn, the followers first, the leader last.
@@ -572,7 +573,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if len(rolled) != 3 || rolled[2] != name(leader) || slices.Contains(rolled[:2], name(leader)) {
 		t.Errorf("rolled %v, want the two followers then the leader %s", rolled, name(leader))
 	}
-	hostVisibleOnAll(t, c, 3, "kept-before-ha.example")
+	hostVisibleOnAll(t, c, "kept-before-ha.example")
 
 	failover(t, c, v, soloKey)
 }
@@ -618,7 +619,7 @@ func failover(t *testing.T, c *cluster, v raft.View, soloKey string) {
 	t.Logf("failover: a new leader named %s after the leader was killed", elected.Round(10*time.Millisecond))
 	// The new leader runs with the zone's one_key (one.system.config is answered by the
 	// leader) and lets the services' serveradmin login in.
-	serverAdminEverywhere(t, c, 3)
+	serverAdminEverywhere(t, c)
 	if cl, _ := c.clients(name(old)); cl != nil {
 		if k, err := cl.OneKey(ctx); err != nil || k != soloKey {
 			t.Errorf("after the failover the leader's one_key is %q (%v), want the first server's %q", k, err, soloKey)
@@ -628,11 +629,11 @@ func failover(t *testing.T, c *cluster, v raft.View, soloKey string) {
 }
 
 // serverAdminEverywhere: the services' serveradmin login made from the zone's secret is
-// let in by each of the first n servers, each checking it against its own database.
-func serverAdminEverywhere(t *testing.T, c *cluster, n int) {
+// let in by each server of the zone of three, each checking it against its own database.
+func serverAdminEverywhere(t *testing.T, c *cluster) {
 	t.Helper()
 	secret := c.sharedKey(builder.ServerAdminKey)
-	for i := range n {
+	for i := range 3 {
 		eventually(t, c.b.Within(time.Minute), name(i)+" lets serveradmin in", func() error {
 			creds, err := oned.ServerAdmin(secret, time.Now().Add(time.Hour))
 			if err != nil {
