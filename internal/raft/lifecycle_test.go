@@ -422,8 +422,11 @@ func wantZone(t *testing.T, v raft.View, names ...string) {
 	}
 }
 
-// hostVisibleOnAll: each server of the zone of three lists host, from its own database.
-func hostVisibleOnAll(t *testing.T, c *cluster, host string) {
+// keptHost is made on the solo server before the zone is formed: every server must keep it.
+const keptHost = "kept-before-ha.example"
+
+// keptHostOnAll: each server of the zone of three lists keptHost, from its own database.
+func keptHostOnAll(t *testing.T, c *cluster) {
 	t.Helper()
 	deadline := time.Now().Add(c.b.Within(60 * time.Second))
 	for i := range 3 {
@@ -432,11 +435,11 @@ func hostVisibleOnAll(t *testing.T, c *cluster, host string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			pool, err := cl.HostPool(ctx)
 			cancel()
-			if err == nil && slices.ContainsFunc(pool, func(h oned.Host) bool { return h.Name == host }) {
+			if err == nil && slices.ContainsFunc(pool, func(h oned.Host) bool { return h.Name == keptHost }) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s does not list host %s (err %v)", name(i), host, err)
+				t.Fatalf("%s does not list host %s (err %v)", name(i), keptHost, err)
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
@@ -458,7 +461,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 		t.Fatalf("one replica runs solo with nothing recorded, got %s, record %v", st, v.Recorded)
 	}
 	cl, _ := c.clients(name(0))
-	hostID, err := cl.HostAllocate(ctx, "kept-before-ha.example", "dummy", "dummy", -1)
+	hostID, err := cl.HostAllocate(ctx, keptHost, "dummy", "dummy", -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,14 +478,14 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if got, want := c.actions(from), []string{"AddSelf one-0", "Restart one-0", "SeedFrom one-0", "Add one-1", "Add one-2"}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v (one addserver per server, the first on itself)", got, want)
 	}
-	hostVisibleOnAll(t, c, "kept-before-ha.example")
+	keptHostOnAll(t, c)
 	if got := c.sharedKey(builder.OneKeyKey); got != soloKey {
 		t.Errorf("the zone's one_key is %q, want the first server's %q", got, soloKey)
 	}
 	serverAdminEverywhere(t, c)
 	if cl, _ := c.clients(name(2)); cl != nil {
 		h, err := cl.HostInfo(ctx, hostID)
-		if err != nil || h.Name != "kept-before-ha.example" {
+		if err != nil || h.Name != keptHost {
 			t.Errorf("the host made before HA keeps its ID %d on a joined server: %v %v", hostID, h, err)
 		}
 	}
@@ -534,7 +537,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if got, want := c.actions(from), []string{"Reset " + name(lost)}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v", got, want)
 	}
-	hostVisibleOnAll(t, c, "kept-before-ha.example")
+	keptHostOnAll(t, c)
 
 	// 3 → 1.
 	from = len(c.steps)
@@ -554,7 +557,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if got, want := c.actions(from), []string{"Add one-1", "Add one-2"}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v", got, want)
 	}
-	hostVisibleOnAll(t, c, "kept-before-ha.example")
+	keptHostOnAll(t, c)
 
 	// The pod template changes (the StatefulSet updates OnDelete): each pod is restarted
 	// in turn, the followers first, the leader last.
@@ -573,7 +576,7 @@ func zoneLifecycle(t *testing.T, b backend) {
 	if len(rolled) != 3 || rolled[2] != name(leader) || slices.Contains(rolled[:2], name(leader)) {
 		t.Errorf("rolled %v, want the two followers then the leader %s", rolled, name(leader))
 	}
-	hostVisibleOnAll(t, c, "kept-before-ha.example")
+	keptHostOnAll(t, c)
 
 	failover(t, c, v, soloKey)
 }
