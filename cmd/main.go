@@ -193,12 +193,15 @@ func runManager() {
 	builderOpts := controller.BuilderOptionsFromEnv()
 	builderOpts.ClusterDomain = clusterDomain
 	var serviceAddress func(*opennebulav1alpha1.OpenNebulaFrontend, int32) string
+	var podEndpoint func(*opennebulav1alpha1.OpenNebulaFrontend, string) string
 	if checkOned {
 		serviceAddress = controller.InClusterServiceAddress
+		podEndpoint = controller.InClusterPodEndpoint
 	}
 	if err := (&controller.OpenNebulaFrontendReconciler{
 		Client:         mgr.GetClient(),
 		ServiceAddress: serviceAddress,
+		PodEndpoint:    podEndpoint,
 		APIReader:      mgr.GetAPIReader(),
 		Scheme:         mgr.GetScheme(),
 		Recorder:       recorder,

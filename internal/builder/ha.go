@@ -78,10 +78,13 @@ func PodDisruptionBudget(fe *opennebulav1alpha1.OpenNebulaFrontend) *policyv1.Po
 // RaftServersConfigMap records each server's Raft ID under its pod's name, where the pod
 // reads it at start (RaftServersDir): the IDs oned gave (one.zone.info, by NAME), never
 // the ordinals.
-func RaftServersConfigMap(fe *opennebulav1alpha1.OpenNebulaFrontend, ids map[string]int) *corev1.ConfigMap {
-	data := make(map[string]string, len(ids))
+func RaftServersConfigMap(fe *opennebulav1alpha1.OpenNebulaFrontend, ids map[string]int, seedFrom string) *corev1.ConfigMap {
+	data := make(map[string]string, len(ids)+1)
 	for name, id := range ids {
 		data[name] = strconv.Itoa(id)
+	}
+	if seedFrom != "" {
+		data[SeedFromKey] = seedFrom
 	}
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},

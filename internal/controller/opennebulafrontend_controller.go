@@ -52,6 +52,10 @@ type OpenNebulaFrontendReconciler struct {
 	// checks off: main sets InClusterServiceAddress when the operator runs inside the
 	// cluster, where Service names resolve; tests point it at a local oned or double.
 	ServiceAddress func(fe *opennebulav1alpha1.OpenNebulaFrontend, port int32) string
+	// PodEndpoint says where the operator reaches a frontend pod's oned (its XML-RPC
+	// endpoint), to drive a Raft zone; nil turns Raft membership off. main sets
+	// InClusterPodEndpoint; tests point pods at doubles.
+	PodEndpoint func(fe *opennebulav1alpha1.OpenNebulaFrontend, pod string) string
 	// OnedRecheck overrides onedRecheck, how often a ready frontend's oned is called
 	// (tests shorten it).
 	OnedRecheck time.Duration
@@ -90,7 +94,7 @@ const (
 // +kubebuilder:rbac:groups=scheduling.k8s.io,resources=priorityclasses,verbs=get
 // Pods are only created as server-side dry runs (validateChildren: the one complete
 // validation of a pod template); the StatefulSets the operator may create run pods anyway.
-// +kubebuilder:rbac:groups="",resources=pods,verbs=create
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // reconcileState is what one reconcile observed (the status is computed from it) and
@@ -105,6 +109,10 @@ type reconcileState struct {
 	statefulSetCreated bool
 	// invalidSpec: the API server refused a child the spec renders (InvalidSpec).
 	invalidSpec bool
+	// raft: a Raft zone's record, pods, servers' answers and plan (nil: solo).
+	raft *raftState
+	// raftPoll: the zone is polled again after raftPoll.
+	raftPoll bool
 }
 
 // phase is one named step of a reconcile. All have one signature: they read and write
@@ -128,9 +136,11 @@ var phases = []phase{
 	{name: "validate children", run: (*OpenNebulaFrontendReconciler).validateChildren},
 	{name: "ensure generated Secrets", run: (*OpenNebulaFrontendReconciler).ensureGeneratedSecrets, writes: true},
 	{name: "observe inputs", run: (*OpenNebulaFrontendReconciler).observeInputs},
+	{name: "observe Raft zone", run: (*OpenNebulaFrontendReconciler).observeRaft},
 	{name: "check cluster references", run: (*OpenNebulaFrontendReconciler).checkClusterReferences, check: true},
 	{name: "check version", run: (*OpenNebulaFrontendReconciler).checkVersion, check: true},
 	{name: "apply children", run: (*OpenNebulaFrontendReconciler).applyChildren, writes: true},
+	{name: "drive Raft zone", run: (*OpenNebulaFrontendReconciler).driveZone, writes: true},
 	{name: "observe StatefulSet", run: (*OpenNebulaFrontendReconciler).observeStatefulSet, always: true},
 	{name: "observe growth", run: (*OpenNebulaFrontendReconciler).observeGrowth},
 	{name: "check reachability", run: (*OpenNebulaFrontendReconciler).checkReachability, always: true},
@@ -236,6 +246,9 @@ func (r *OpenNebulaFrontendReconciler) recheck(st *reconcileState) time.Duration
 	}
 	if st.unwatchedSecrets {
 		recheck = min(cmp.Or(recheck, SecretRecheck), SecretRecheck)
+	}
+	if st.raftPoll {
+		recheck = min(cmp.Or(recheck, raftPoll), raftPoll)
 	}
 	return recheck
 }

@@ -4,15 +4,22 @@ package controller
 // Raft membership (internal/raft). Not wired into the phases yet: see the notes.
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/oned"
 	"github.com/opennebula-operator/opennebula-operator/internal/raft"
 )
 
@@ -95,8 +102,180 @@ func raftRole(st *raft.Server, leader bool) string {
 		return ""
 	case leader:
 		return builder.RaftRoleLeader
-	case st.Status.State.String() == "FOLLOWER":
+	case st.Status.State == oned.RaftFollower:
 		return builder.RaftRoleFollower
 	}
 	return ""
+}
+
+// raftPoll is how often the servers of a zone are asked who leads (one.zone.raftstatus):
+// a leader change must reach the external Service's selector within seconds.
+const raftPoll = 5 * time.Second
+
+// raftState is what the raft phases saw and decided in one reconcile.
+type raftState struct {
+	view    raft.View
+	plan    raft.Plan
+	record  map[string]int
+	seed    string
+	pods    map[string]*corev1.Pod
+	clients raft.Clients
+}
+
+// InClusterPodEndpoint is a frontend pod's XML-RPC endpoint through the headless Service,
+// as the other servers of its zone reach it.
+func InClusterPodEndpoint(fe *opennebulav1alpha1.OpenNebulaFrontend, pod string) string {
+	host := fmt.Sprintf("%s.%s.%s.svc", pod, builder.NamesFor(fe.Name).HeadlessService, fe.Namespace)
+	return oned.Endpoint(net.JoinHostPort(host, strconv.Itoa(int(builder.PortNumber(builder.PortOned)))))
+}
+
+// observeRaft reads a zone's record and pods, asks every server for its Raft status and
+// plans the next membership step; the plan's pod count goes to the StatefulSet.
+func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	record := &corev1.ConfigMap{}
+	key := client.ObjectKey{Namespace: fe.Namespace, Name: builder.NamesFor(fe.Name).RaftServers}
+	switch err := r.applier.Get(ctx, key, record); {
+	case apierrors.IsNotFound(err):
+		record = nil
+	case err != nil:
+		return err
+	}
+	ids, seed, err := raftRecord(record)
+	if err != nil {
+		return err
+	}
+	st.Inputs.Raft.Formed = len(ids) > 0
+	if !builder.HighAvailability(fe, st.Inputs) || r.PodEndpoint == nil {
+		return nil
+	}
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(fe.Namespace), client.MatchingLabels(builder.SelectorLabels(fe))); err != nil {
+		return err
+	}
+	var stsReplicas int32
+	if sts := r.cachedStatefulSet(ctx, fe); sts != nil {
+		stsReplicas = ptr.Deref(sts.Spec.Replicas, 0)
+	}
+	password, err := r.adminPassword(ctx, fe)
+	if err != nil {
+		return err
+	}
+	rs := &raftState{record: ids, seed: seed, pods: map[string]*corev1.Pod{}}
+	for i := range pods.Items {
+		rs.pods[pods.Items[i].Name] = &pods.Items[i]
+	}
+	rs.clients = func(pod string) (*oned.Client, error) {
+		return oned.New(r.PodEndpoint(fe, pod), oned.Admin(password), oned.WithTimeout(onedCallTimeout))
+	}
+	rs.view = raft.Observe(ctx, raftView(fe, pods.Items, ids, seed, stsReplicas, func(pod string) string { return r.PodEndpoint(fe, pod) }), rs.clients)
+	rs.plan = raft.Decide(rs.view)
+	st.raft = rs
+	st.Inputs.Raft.StatefulSetReplicas = int32(rs.plan.StatefulSetReplicas)
+	return nil
+}
+
+// driveZone performs the plan's step and labels the pods with their servers' roles: the
+// external Service follows the leader label. A label is removed before another pod gets
+// "leader", so that the Service never selects two leaders.
+func (r *OpenNebulaFrontendReconciler) driveZone(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	rs := st.raft
+	if rs == nil {
+		return nil
+	}
+	st.raftPoll = true
+	if rs.plan.Step.Action != raft.Wait {
+		ctrl.LoggerFrom(ctx).Info("Raft zone step", "step", rs.plan.Step.String())
+		if err := raft.Execute(ctx, rs.plan, rs.view, rs.clients, &kubeRuntime{r: r, fe: fe, rs: rs}); err != nil {
+			return err
+		}
+	}
+	want := map[string]string{}
+	for i := range rs.view.Servers {
+		s := &rs.view.Servers[i]
+		want[s.Name] = raftRole(s, i == rs.plan.Leader)
+	}
+	// Followers and the unlabelled first, the leader last.
+	for pass := range 2 {
+		for name, role := range want {
+			pod := rs.pods[name]
+			if pod == nil || (role == builder.RaftRoleLeader) != (pass == 1) || pod.Labels[builder.LabelRaftRole] == role {
+				continue
+			}
+			patch := client.MergeFrom(pod.DeepCopy())
+			if role == "" {
+				delete(pod.Labels, builder.LabelRaftRole)
+			} else {
+				if pod.Labels == nil {
+					pod.Labels = map[string]string{}
+				}
+				pod.Labels[builder.LabelRaftRole] = role
+			}
+			if err := r.Patch(ctx, pod, patch); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// kubeRuntime carries out a plan's steps on Kubernetes: the record is a ConfigMap the
+// pods read at start, a restart is a pod deletion (the StatefulSet makes it again).
+type kubeRuntime struct {
+	r  *OpenNebulaFrontendReconciler
+	fe *opennebulav1alpha1.OpenNebulaFrontend
+	rs *raftState
+}
+
+func (k *kubeRuntime) applyRecord(ctx context.Context) error {
+	_, err := k.r.applier.Apply(ctx, k.fe, builder.RaftServersConfigMap(k.fe, k.rs.record, k.rs.seed), nil)
+	return err
+}
+
+// Record implements raft.Runtime.
+func (k *kubeRuntime) Record(ctx context.Context, server string, id int) error {
+	k.rs.record[server] = id
+	return k.applyRecord(ctx)
+}
+
+// Forget implements raft.Runtime.
+func (k *kubeRuntime) Forget(ctx context.Context, server string) error {
+	delete(k.rs.record, server)
+	return k.applyRecord(ctx)
+}
+
+// SeedFrom implements raft.Runtime: the leader's database, as the seed script reads it.
+func (k *kubeRuntime) SeedFrom(ctx context.Context, server string) error {
+	ordinal, err := strconv.Atoi(server[strings.LastIndex(server, "-")+1:])
+	if err != nil {
+		return fmt.Errorf("pod %s has no ordinal", server)
+	}
+	k.rs.seed = builder.SeedSource(k.fe, ordinal)
+	return k.applyRecord(ctx)
+}
+
+// Restart implements raft.Runtime: the pod is deleted, only if it is still the one seen.
+func (k *kubeRuntime) Restart(ctx context.Context, server string) error {
+	pod := k.rs.pods[server]
+	if pod == nil {
+		return nil
+	}
+	err := k.r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+// Reseeded implements raft.Runtime: the pod is marked so that its reseed is told once.
+func (k *kubeRuntime) Reseeded(ctx context.Context, server string) error {
+	pod := k.rs.pods[server]
+	if pod == nil {
+		return nil
+	}
+	patch := client.MergeFrom(pod.DeepCopy())
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[AnnotationRaftReset] = string(pod.UID)
+	return k.r.Patch(ctx, pod, patch)
 }

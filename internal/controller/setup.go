@@ -71,6 +71,9 @@ func CacheOptions(namespaces []string) cache.Options {
 			&networkingv1.Ingress{}: owned,
 			// The claims made from the volumeClaimTemplates carry the operator's labels.
 			&corev1.PersistentVolumeClaim{}: owned,
+			// A Raft zone's pods (the pod template carries the operator's labels): their
+			// seed init container's state and their role labels. Read only for zones.
+			&corev1.Pod{}: owned,
 			// kubectl's client-side apply (and Argo CD's default sync) keeps a copy of the
 			// whole frontend in an annotation the operator never reads.
 			&opennebulav1alpha1.OpenNebulaFrontend{}: {Transform: stripLastApplied},
