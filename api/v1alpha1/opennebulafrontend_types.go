@@ -65,12 +65,11 @@ type OpenNebulaFrontendSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.contains(' ')",message="image must not contain spaces"
 	Image string `json:"image,omitempty"`
 
-	// replicas is the number of frontend servers. 1 today; 3 or 5 will run OpenNebula's
-	// Raft HA (an odd number, for a quorum) and are refused until the operator supports it.
+	// replicas is the number of frontend servers: 1, or 3 or 5 for OpenNebula's Raft HA
+	// (an odd number, for a quorum; each server on its own database, MariaDB or External).
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:XValidation:rule="self in [1, 3, 5]",message="replicas must be 1, 3 or 5: OpenNebula's Raft HA needs an odd number of servers"
-	// +kubebuilder:validation:XValidation:rule="self == 1",message="replicas 3 and 5 (Raft HA) are not supported yet: use 1"
 	Replicas *int32 `json:"replicas,omitempty"`
 
 	// imagePullPolicy of every container of the frontend pod; Kubernetes' default when empty.

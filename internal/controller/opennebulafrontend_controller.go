@@ -61,6 +61,9 @@ type OpenNebulaFrontendReconciler struct {
 	OnedRecheck time.Duration
 	// ProblemRecheck overrides DefaultProblemRecheck (tests shorten it).
 	ProblemRecheck time.Duration
+	// RaftPoll overrides raftPoll, how often a zone's servers are asked who leads (tests
+	// shorten it).
+	RaftPoll time.Duration
 	// onedChecks remembers the last dial per frontend (types.NamespacedName → timedCheck).
 	onedChecks sync.Map
 	// APIReader reads past the cache: a name taken by an object the cache does not hold,
@@ -90,6 +93,7 @@ const (
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
 // +kubebuilder:rbac:groups=scheduling.k8s.io,resources=priorityclasses,verbs=get
 // Pods are only created as server-side dry runs (validateChildren: the one complete
@@ -248,7 +252,8 @@ func (r *OpenNebulaFrontendReconciler) recheck(st *reconcileState) time.Duration
 		recheck = min(cmp.Or(recheck, SecretRecheck), SecretRecheck)
 	}
 	if st.raftPoll {
-		recheck = min(cmp.Or(recheck, raftPoll), raftPoll)
+		poll := cmp.Or(r.RaftPoll, raftPoll)
+		recheck = min(cmp.Or(recheck, poll), poll)
 	}
 	return recheck
 }

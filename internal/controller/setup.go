@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -69,6 +70,8 @@ func CacheOptions(namespaces []string) cache.Options {
 			// Generated Secrets and the user's Secrets labelled opennebula.io/watch=true.
 			&corev1.Secret{}:        {Label: labels.SelectorFromSet(labels.Set{builder.LabelWatch: builder.ValueWatch})},
 			&networkingv1.Ingress{}: owned,
+			// A Raft zone's disruption budget.
+			&policyv1.PodDisruptionBudget{}: owned,
 			// The claims made from the volumeClaimTemplates carry the operator's labels.
 			&corev1.PersistentVolumeClaim{}: owned,
 			// A Raft zone's pods (the pod template carries the operator's labels): their

@@ -74,6 +74,21 @@ func (r *serviceRoutes) address(fe *opennebulav1alpha1.OpenNebulaFrontend, port 
 	return ports.(map[int32]string)[port]
 }
 
+// podEndpoints maps a frontend pod (namespace/name) to the double answering for it.
+type podEndpoints struct{ byPod sync.Map }
+
+var podRoutes podEndpoints
+
+func (p *podEndpoints) route(ns, pod, endpoint string) { p.byPod.Store(ns+"/"+pod, endpoint) }
+
+func (p *podEndpoints) endpoint(fe *opennebulav1alpha1.OpenNebulaFrontend, pod string) string {
+	e, ok := p.byPod.Load(fe.Namespace + "/" + pod)
+	if !ok {
+		return "http://127.0.0.1:1/RPC2" // nothing listens: the server does not answer
+	}
+	return e.(string)
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
@@ -132,6 +147,8 @@ func runSuite(m *testing.M) int {
 		Scheme:         mgr.GetScheme(),
 		ProblemRecheck: 300 * time.Millisecond,
 		ServiceAddress: routes.address,
+		PodEndpoint:    podRoutes.endpoint,
+		RaftPoll:       300 * time.Millisecond,
 		OnedRecheck:    300 * time.Millisecond,
 		Recorder:       recorder,
 		Options:        builder.Options{DefaultImage: "registry.test/opennebula:7.2.0"},

@@ -75,7 +75,6 @@ var BadCreates = []BadCreate{
 	{"secret-ref-key", `admin: {passwordSecretRef: {name: s, key: "a b"}}`, "spec.admin.passwordSecretRef.key: Invalid value"},
 	{"unknown-field", `replica: 3`, `unknown field "spec.replica"`},
 	{"replicas-even", `replicas: 2`, "replicas must be 1, 3 or 5: OpenNebula's Raft HA needs an odd number of servers"},
-	{"replicas-ha", `replicas: 3`, "replicas 3 and 5 (Raft HA) are not supported yet: use 1"},
 	{"replicas-ha-sqlite", `replicas: 5, database: {backend: SQLite}`, "replicas 3 and 5 (Raft HA) need database.backend MariaDB or External"},
 	// Wrong types.
 	{"type-replicas", `replicas: "one"`, `spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer`},

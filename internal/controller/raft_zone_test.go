@@ -1,0 +1,170 @@
+package controller
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/oned"
+	"github.com/opennebula-operator/opennebula-operator/internal/oned/onedtest"
+)
+
+// fakeKubelet plays the StatefulSet controller and the kubelet for a frontend's pods in
+// envtest (no pods run there): it keeps a pod per ordinal below the StatefulSet's
+// replicas, starts a double oned for it the way the pod's start wrapper and seed init
+// container would (a joining server waits in its init container until its ID is
+// recorded; a recorded one starts with its ID; none before the zone is formed: solo), and
+// points the operator at it. A pod the operator deletes is made again, its server
+// restarted.
+type fakeKubelet struct {
+	t       *testing.T
+	ns      string
+	fe      string
+	zone    *onedtest.Zone
+	servers map[string]*onedtest.Server
+}
+
+func newFakeKubelet(t *testing.T, ns, fe string) *fakeKubelet {
+	return &fakeKubelet{t: t, ns: ns, fe: fe, zone: onedtest.NewPods(t), servers: map[string]*onedtest.Server{}}
+}
+
+func (k *fakeKubelet) sync(g Gomega) {
+	ctx := context.Background()
+	names := builder.NamesFor(k.fe)
+	sts := get(g, k.ns, names.StatefulSet, &appsv1.StatefulSet{})
+	replicas := int(ptr.Deref(sts.Spec.Replicas, 0))
+	ids := map[string]int{}
+	record := &corev1.ConfigMap{}
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: names.RaftServers}, record); err == nil {
+		ids, _, _ = raftRecord(record)
+	}
+	for i := range max(replicas, len(k.servers)) {
+		name := names.StatefulSet + "-" + strconv.Itoa(i)
+		srv := k.servers[name]
+		if srv == nil {
+			srv = k.zone.NewPod(k.t, name)
+			k.servers[name] = srv
+			podRoutes.route(k.ns, name, srv.Endpoint())
+		}
+		pod := &corev1.Pod{}
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: name}, pod)
+		if i >= replicas {
+			if err == nil {
+				g.Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
+			}
+			if srv.Running() {
+				srv.Stop(k.t)
+			}
+			continue
+		}
+		if apierrors.IsNotFound(err) || (err == nil && pod.DeletionTimestamp != nil) {
+			// A new pod: its containers start from nothing.
+			if srv.Running() {
+				srv.Stop(k.t)
+			}
+			pod = &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: k.ns, Labels: sts.Spec.Template.Labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: builder.ContainerName, Image: "registry.test/opennebula:7.2.0"}}},
+			}
+			if err := k8sClient.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
+				g.Expect(err).NotTo(HaveOccurred())
+			}
+			continue
+		} else {
+			g.Expect(err).NotTo(HaveOccurred())
+		}
+		id, recorded := ids[name]
+		seed := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
+		switch {
+		case srv.Running():
+		case len(ids) > 0 && !recorded:
+			seed = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+		case recorded:
+			srv.StartAs(k.t, id)
+		default:
+			srv.StartAs(k.t, -1)
+		}
+		pod.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: seedInitContainer, State: seed}}
+		g.Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+	}
+}
+
+func (k *fakeKubelet) roles(g Gomega) map[string]string {
+	var pods corev1.PodList
+	g.Expect(k8sClient.List(context.Background(), &pods, client.InNamespace(k.ns))).To(Succeed())
+	out := map[string]string{}
+	for _, p := range pods.Items {
+		out[p.Name] = p.Labels[builder.LabelRaftRole]
+	}
+	return out
+}
+
+func TestRaftZoneFollowsTheLeader(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	kubelet := newFakeKubelet(t, ns, "one")
+	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
+		StringData: map[string]string{"pw": onedtest.Password},
+	})).To(Succeed())
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
+	fe.Spec.Replicas = new(int32(3))
+	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
+	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+
+	// The zone forms: three servers recorded with the IDs the zone gave, one leader label.
+	Eventually(func(g Gomega) {
+		kubelet.sync(g)
+		record := get(g, ns, builder.NamesFor("one").RaftServers, &corev1.ConfigMap{})
+		ids, _, err := raftRecord(record)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(ids).To(HaveLen(3))
+		roles := kubelet.roles(g)
+		g.Expect(roles).To(Equal(map[string]string{"one-0": "leader", "one-1": "follower", "one-2": "follower"}))
+	}, 60*time.Second, 300*time.Millisecond).Should(Succeed())
+
+	// At rest the servers are polled (every 300 ms here) and nothing is written: a 2 s
+	// window without a single write of this namespace's objects comes.
+	Eventually(func() []string {
+		before := len(writes.snapshot())
+		time.Sleep(2 * time.Second)
+		var ours []string
+		for _, w := range writes.snapshot()[before:] {
+			if strings.Contains(w, "/namespaces/"+ns+"/") {
+				ours = append(ours, w)
+			}
+		}
+		return ours
+	}, 30*time.Second, 10*time.Millisecond).Should(BeEmpty())
+
+	svc := get(Default, ns, builder.NamesFor("one").ExternalService, &corev1.Service{})
+	Expect(svc.Spec.Selector).To(HaveKeyWithValue(builder.LabelRaftRole, builder.RaftRoleLeader))
+	get(Default, ns, builder.NamesFor("one").PodDisruptionBudget, &policyv1.PodDisruptionBudget{})
+
+	// The leader goes: the label follows the new one, the old one loses it first.
+	kubelet.servers["one-0"].Stop(t)
+	Eventually(func(g Gomega) {
+		roles := kubelet.roles(g)
+		g.Expect(roles["one-0"]).To(BeEmpty())
+		g.Expect(roles["one-1"]).To(Equal(builder.RaftRoleLeader))
+	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
+	leader := kubelet.zone.Leader()
+	Expect(leader).NotTo(BeNil())
+	c := leader.Client(t)
+	st, err := c.RaftStatus(context.Background())
+	Expect(err).NotTo(HaveOccurred())
+	Expect(st.State).To(Equal(oned.RaftLeader))
+}
