@@ -690,6 +690,52 @@ type OpenNebulaFrontendStatus struct {
 	// ssh-publickey on the hypervisors.
 	// +optional
 	SSHKeySecret string `json:"sshKeySecret,omitempty"`
+
+	// raft is the frontend's Raft zone (replicas 3 and 5, or a zone scaled back to one),
+	// from every server's own one.zone.raftstatus.
+	// +optional
+	Raft *RaftStatus `json:"raft,omitempty"`
+}
+
+// RaftStatus is a Raft zone as its servers answer. The servers are asked every few
+// seconds; the status is written when the leader, the term, a server's state or ID, or
+// the membership change. Commit and log indexes (which move with every write to oned)
+// are those of that write, taken at lastRead.
+type RaftStatus struct {
+	// leader is the pod whose server leads the zone; empty while none does.
+	// +optional
+	Leader string `json:"leader,omitempty"`
+	// term is the leader's Raft term.
+	// +optional
+	Term int64 `json:"term,omitempty"`
+	// servers, by pod.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Servers []RaftServerStatus `json:"servers,omitempty"`
+	// lastRead is when the servers' answers written here were read.
+	// +optional
+	LastRead *metav1.Time `json:"lastRead,omitempty"`
+}
+
+// RaftServerStatus is one server of the zone.
+type RaftServerStatus struct {
+	// name of the pod, the server's NAME in the zone.
+	Name string `json:"name"`
+	// id is the server's ID in the zone, as oned gave it; absent until it joins.
+	// +optional
+	ID *int32 `json:"id,omitempty"`
+	// state: Leader, Follower, Candidate, Solo, Joining (its pod waits to be added),
+	// Unreachable (it does not answer).
+	// +optional
+	State string `json:"state,omitempty"`
+	// term, commit and logIndex are the server's own (one.zone.raftstatus).
+	// +optional
+	Term int64 `json:"term,omitempty"`
+	// +optional
+	Commit int64 `json:"commit,omitempty"`
+	// +optional
+	LogIndex int64 `json:"logIndex,omitempty"`
 }
 
 // Endpoints lists where the frontend answers.
@@ -710,6 +756,7 @@ type Endpoints struct {
 // +kubebuilder:resource:shortName=onefe,categories=opennebula
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
+// +kubebuilder:printcolumn:name="Leader",type=string,JSONPath=`.status.raft.leader`,priority=1
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoints.fireEdge`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && self.metadata.name.size() <= 63",message="metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters): it names the frontend's Services"

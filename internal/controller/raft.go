@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +22,7 @@ import (
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned"
 	"github.com/opennebula-operator/opennebula-operator/internal/raft"
+	"github.com/opennebula-operator/opennebula-operator/internal/status"
 )
 
 // AnnotationRaftReset, on a frontend pod, records the pod UID whose reseeded database the
@@ -91,6 +93,36 @@ func initContainerState(pod *corev1.Pod, name string) *corev1.ContainerState {
 		}
 	}
 	return nil
+}
+
+// raftObservation is what status.raft reports of the servers: every pod recorded,
+// answering or waiting to join.
+func raftObservation(v raft.View, p raft.Plan, at time.Time) *status.RaftObservation {
+	o := &status.RaftObservation{At: metav1.NewTime(at)}
+	if p.Leader >= 0 {
+		o.Leader, o.Term = v.Servers[p.Leader].Name, v.Servers[p.Leader].Status.Term
+	}
+	for _, s := range v.Servers {
+		srv := opennebulav1alpha1.RaftServerStatus{Name: s.Name}
+		id, recorded := v.Recorded[s.Name]
+		if recorded {
+			srv.ID = new(int32(id))
+		}
+		switch {
+		case s.Status != nil:
+			srv.State = map[oned.RaftState]string{oned.RaftLeader: status.RaftStateLeader, oned.RaftFollower: status.RaftStateFollower,
+				oned.RaftCandidate: status.RaftStateCandidate, oned.RaftSolo: status.RaftStateSolo}[s.Status.State]
+			srv.Term, srv.Commit, srv.LogIndex = s.Status.Term, s.Status.Commit, s.Status.LogIndex
+		case s.Waiting:
+			srv.State = status.RaftStateJoining
+		case recorded:
+			srv.State = status.RaftStateUnreachable
+		default:
+			continue
+		}
+		o.Servers = append(o.Servers, srv)
+	}
+	return o
 }
 
 // raftRole is the label a pod's server gets from its own answer: the leader (or a solo
@@ -170,6 +202,7 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 	rs.view = raft.Observe(ctx, raftView(fe, pods.Items, ids, seed, stsReplicas, func(pod string) string { return r.PodEndpoint(fe, pod) }), rs.clients)
 	rs.plan = raft.Decide(rs.view)
 	st.raft = rs
+	st.Raft = raftObservation(rs.view, rs.plan, time.Now())
 	st.Inputs.Raft.StatefulSetReplicas = int32(rs.plan.StatefulSetReplicas)
 	return nil
 }

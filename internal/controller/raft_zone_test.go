@@ -134,6 +134,14 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 		g.Expect(ids).To(HaveLen(3))
 		roles := kubelet.roles(g)
 		g.Expect(roles).To(Equal(map[string]string{"one-0": "leader", "one-1": "follower", "one-2": "follower"}))
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(fe.Status.Raft).NotTo(BeNil())
+		g.Expect(fe.Status.Raft.Leader).To(Equal("one-0"))
+		g.Expect(fe.Status.Raft.Servers).To(HaveLen(3))
+		for _, srv := range fe.Status.Raft.Servers {
+			g.Expect(srv.ID).NotTo(BeNil())
+			g.Expect(*srv.ID).To(BeNumerically("==", ids[srv.Name]), "status shows the ID the zone gave")
+		}
 	}, 60*time.Second, 300*time.Millisecond).Should(Succeed())
 
 	// At rest the servers are polled (every 300 ms here) and nothing is written: a 2 s
@@ -160,6 +168,9 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 		roles := kubelet.roles(g)
 		g.Expect(roles["one-0"]).To(BeEmpty())
 		g.Expect(roles["one-1"]).To(Equal(builder.RaftRoleLeader))
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(fe.Status.Raft.Leader).To(Equal("one-1"))
+		g.Expect(fe.Status.Raft.Servers[0].State).To(Equal("Unreachable"))
 	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
 	leader := kubelet.zone.Leader()
 	Expect(leader).NotTo(BeNil())

@@ -33,6 +33,8 @@ type Observation struct {
 	Oned OnedCheck
 	// Paused is set while the paused annotation stops writes.
 	Paused *Pause
+	// Raft is what a zone's servers answered (nil: solo).
+	Raft *RaftObservation
 }
 
 // Report records p unless a problem was found before: the first phase to find one is

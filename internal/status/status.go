@@ -14,6 +14,7 @@ func Compute(fe *opennebulav1alpha1.OpenNebulaFrontend, obs Observation, opts bu
 	s := conditions{status: *fe.Status.DeepCopy(), gen: fe.Generation}
 	s.status.ObservedGeneration = fe.Generation
 	reportFacts(&s.status, fe, obs, opts)
+	reportRaft(&s.status, obs.Raft)
 	s.paused(obs.Paused)
 	s.degraded(obs)
 	s.reachability(fe, obs.Oned)
