@@ -179,3 +179,62 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(st.State).To(Equal(oned.RaftLeader))
 }
+
+// zoneOf waits until the record holds exactly the given pods and only they run.
+func (k *fakeKubelet) waitZone(pods ...string) {
+	k.t.Helper()
+	Eventually(func(g Gomega) {
+		k.sync(g)
+		record := get(g, k.ns, builder.NamesFor(k.fe).RaftServers, &corev1.ConfigMap{})
+		ids, _, err := raftRecord(record)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(ids).To(HaveLen(len(pods)))
+		for _, p := range pods {
+			g.Expect(ids).To(HaveKey(p))
+		}
+		roles := k.roles(g)
+		g.Expect(roles).To(HaveLen(len(pods)))
+		leaders := 0
+		for _, p := range pods {
+			g.Expect(roles[p]).NotTo(BeEmpty(), "pod %s has a role", p)
+			if roles[p] == builder.RaftRoleLeader {
+				leaders++
+			}
+		}
+		g.Expect(leaders).To(Equal(1))
+	}, 90*time.Second, 300*time.Millisecond).Should(Succeed())
+}
+
+func TestRaftZoneScales(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	kubelet := newFakeKubelet(t, ns, "one")
+	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
+		StringData: map[string]string{"pw": onedtest.Password},
+	})).To(Succeed())
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
+	fe.Spec.Replicas = new(int32(3))
+	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
+	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+	kubelet.waitZone("one-0", "one-1", "one-2")
+
+	scale := func(n int32) {
+		Eventually(func(g Gomega) {
+			fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+			fe.Spec.Replicas = new(n)
+			g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
+		}, timeout, poll).Should(Succeed())
+	}
+	scale(5)
+	kubelet.waitZone("one-0", "one-1", "one-2", "one-3", "one-4")
+	scale(3)
+	kubelet.waitZone("one-0", "one-1", "one-2")
+	// The zone itself lists the three left: they were removed with delserver.
+	z, err := kubelet.zone.Leader().Client(t).ZoneInfo(context.Background(), 0)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(z.Servers).To(HaveLen(3))
+	scale(1)
+	kubelet.waitZone("one-0")
+	Expect(get(Default, ns, builder.NamesFor("one").StatefulSet, &appsv1.StatefulSet{}).Spec.Replicas).To(HaveValue(BeNumerically("==", 1)))
+}
