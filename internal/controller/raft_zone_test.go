@@ -88,11 +88,19 @@ func (k *fakeKubelet) sync(g Gomega) {
 		}
 		id, recorded := ids[name]
 		seed := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
+		if prev := initContainerState(pod, seedInitContainer); prev != nil && prev.Terminated != nil {
+			seed = *prev // a pod's init container ran once
+		}
 		switch {
 		case srv.Running():
 		case len(ids) > 0 && !recorded:
 			seed = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
 		case recorded:
+			if !srv.HasDatabase() {
+				// The seed script copied the leader's database over a lost one, and says so.
+				srv.SeedFrom(nil)
+				seed = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: builder.ReseededMessage + "\n"}}
+			}
 			srv.StartAs(k.t, id)
 		default:
 			srv.StartAs(k.t, -1)
@@ -237,4 +245,44 @@ func TestRaftZoneScales(t *testing.T) {
 	scale(1)
 	kubelet.waitZone("one-0")
 	Expect(get(Default, ns, builder.NamesFor("one").StatefulSet, &appsv1.StatefulSet{}).Spec.Replicas).To(HaveValue(BeNumerically("==", 1)))
+}
+
+// Two servers claiming leadership: the higher term gets the label. A pod whose volume was
+// lost is reseeded by its init container, and the leader is told once (resetserver), the
+// pod marked so that the next passes do not tell it again.
+func TestRaftZoneClaimsAndReseed(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	kubelet := newFakeKubelet(t, ns, "one")
+	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
+		StringData: map[string]string{"pw": onedtest.Password},
+	})).To(Succeed())
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
+	fe.Spec.Replicas = new(int32(3))
+	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
+	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+	kubelet.waitZone("one-0", "one-1", "one-2")
+
+	// one-2 claims a newer term than the zone's leader (one-0) has: it leads.
+	kubelet.servers["one-2"].ClaimLeadership(kubelet.zone.Term() + 1)
+	Eventually(func(g Gomega) {
+		roles := kubelet.roles(g)
+		g.Expect(roles["one-2"]).To(Equal(builder.RaftRoleLeader))
+		g.Expect(roles["one-0"]).NotTo(Equal(builder.RaftRoleLeader))
+	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
+	kubelet.servers["one-2"].Stop(t)
+	kubelet.servers["one-2"].StartAs(t, kubelet.servers["one-2"].ID()) // back as a follower
+
+	// one-1 loses its volume: its pod is made again and reseeds.
+	kubelet.servers["one-1"].Stop(t)
+	kubelet.servers["one-1"].Wipe()
+	pod := get(Default, ns, "one-1", &corev1.Pod{})
+	Expect(k8sClient.Delete(context.Background(), pod)).To(Succeed())
+	Eventually(func(g Gomega) {
+		kubelet.sync(g)
+		p := get(g, ns, "one-1", &corev1.Pod{})
+		g.Expect(p.UID).NotTo(Equal(pod.UID))
+		g.Expect(p.Annotations).To(HaveKeyWithValue(AnnotationRaftReset, string(p.UID)), "the leader was told of the reseed")
+	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
 }
