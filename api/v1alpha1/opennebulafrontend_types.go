@@ -585,8 +585,11 @@ const (
 
 // Condition reasons. Stable, CamelCase, part of the API like the types.
 const (
-	ReasonAllReplicasReady    = "AllReplicasReady"
-	ReasonReplicasNotReady    = "ReplicasNotReady"
+	ReasonAllReplicasReady = "AllReplicasReady"
+	ReasonReplicasNotReady = "ReplicasNotReady"
+	// ReasonRaftNoQuorum: the pods run, but the zone has no leader that a majority of its
+	// servers follow, so it cannot write.
+	ReasonRaftNoQuorum        = "RaftNoQuorum"
 	ReasonRolloutInProgress   = "RolloutInProgress"
 	ReasonRolloutComplete     = "RolloutComplete"
 	ReasonReconcileFailed     = "ReconcileFailed"

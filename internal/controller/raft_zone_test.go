@@ -168,6 +168,21 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 
 	svc := get(Default, ns, builder.NamesFor("one").ExternalService, &corev1.Service{})
 	Expect(svc.Spec.Selector).To(HaveKeyWithValue(builder.LabelRaftRole, builder.RaftRoleLeader))
+
+	// Ready says who leads and how many follow.
+	Eventually(func(g Gomega) {
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 3, ReadyReplicas: 3, AvailableReplicas: 3,
+			CurrentReplicas: 3, UpdatedReplicas: 3, CurrentRevision: "one-r1", UpdateRevision: "one-r1"}
+		g.Expect(k8sClient.Status().Update(context.Background(), sts)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		c := condition(g, fe, opennebulav1alpha1.ConditionReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
+		g.Expect(c.Message).To(ContainSubstring("one-0 leads term"))
+		g.Expect(c.Message).To(ContainSubstring("followed by 3 of 3 servers"))
+	}, timeout, poll).Should(Succeed())
 	get(Default, ns, builder.NamesFor("one").PodDisruptionBudget, &policyv1.PodDisruptionBudget{})
 
 	// The leader goes: the label follows the new one, the old one loses it first.
@@ -186,6 +201,17 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 	st, err := c.RaftStatus(context.Background())
 	Expect(err).NotTo(HaveOccurred())
 	Expect(st.State).To(Equal(oned.RaftLeader))
+
+	// A second server goes: no quorum, no leader. The pods still run, but the frontend is
+	// not Ready, and says why.
+	kubelet.servers["one-1"].Stop(t)
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		c := condition(g, fe, opennebulav1alpha1.ConditionReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonRaftNoQuorum))
+		g.Expect(c.Message).To(ContainSubstring("no server leads the zone (3 members)"))
+	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
 }
 
 // zoneOf waits until the record holds exactly the given pods and only they run.

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"fmt"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -50,4 +51,33 @@ func withoutVolatile(r *opennebulav1alpha1.RaftStatus) *opennebulav1alpha1.RaftS
 		c.Servers[i].Commit, c.Servers[i].LogIndex = 0, 0
 	}
 	return c
+}
+
+// zoneServes: a leader leads and a majority of the zone's members (the servers with an ID)
+// follow its term, so the zone can commit writes.
+func zoneServes(z *RaftObservation) bool {
+	members, following := zoneQuorum(z)
+	return z.Leader != "" && following*2 > members
+}
+
+// zoneQuorum counts the zone's members and those following the leader's term.
+func zoneQuorum(z *RaftObservation) (members, following int) {
+	for _, s := range z.Servers {
+		if s.ID == nil {
+			continue
+		}
+		members++
+		if (s.State == RaftStateLeader || s.State == RaftStateFollower) && s.Term == z.Term {
+			following++
+		}
+	}
+	return members, following
+}
+
+func describeZone(z *RaftObservation) string {
+	members, following := zoneQuorum(z)
+	if z.Leader == "" {
+		return fmt.Sprintf("no server leads the zone (%d members)", members)
+	}
+	return fmt.Sprintf("%s leads term %d, followed by %d of %d servers", z.Leader, z.Term, following, members)
 }

@@ -42,3 +42,22 @@ func TestRaftStatusIsWrittenOnlyWhenItMatters(t *testing.T) {
 		t.Error("no zone, no status.raft")
 	}
 }
+
+func TestZoneServesWithAQuorum(t *testing.T) {
+	z := &RaftObservation{Leader: "one-0", Term: 4, Servers: []opennebulav1alpha1.RaftServerStatus{
+		{Name: "one-0", ID: new(int32(0)), State: RaftStateLeader, Term: 4},
+		{Name: "one-1", ID: new(int32(1)), State: RaftStateFollower, Term: 4},
+		{Name: "one-2", ID: new(int32(2)), State: RaftStateUnreachable},
+		{Name: "one-3", State: RaftStateJoining},
+	}}
+	if !zoneServes(z) {
+		t.Errorf("2 of 3 members follow the leader: it serves (%s)", describeZone(z))
+	}
+	z.Servers[1].Term = 3
+	if zoneServes(z) {
+		t.Errorf("1 of 3 follows the leader's term: no quorum (%s)", describeZone(z))
+	}
+	if got := describeZone(&RaftObservation{Servers: z.Servers}); got != "no server leads the zone (3 members)" {
+		t.Errorf("describe: %q", got)
+	}
+}

@@ -83,10 +83,22 @@ func (c *conditions) rollout(fe *opennebulav1alpha1.OpenNebulaFrontend, obs Obse
 		// A StatefulSet the StatefulSet controller has not looked at yet, or that has not
 		// adopted its pods yet (just replaced), says nothing about them: keep what was last seen.
 	case serving:
-		c.setBool(opennebulav1alpha1.ConditionReady, true, opennebulav1alpha1.ReasonAllReplicasReady,
-			fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want))
+		c.zoneReady(obs.Raft, fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want))
 	default:
 		c.setBool(opennebulav1alpha1.ConditionReady, false, opennebulav1alpha1.ReasonReplicasNotReady,
 			fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want))
+	}
+}
+
+// zoneReady sets Ready for pods that serve: in a Raft zone only when a leader is followed
+// by a majority of the members (the zone can write), saying who leads.
+func (c *conditions) zoneReady(z *RaftObservation, replicas string) {
+	switch {
+	case z == nil:
+		c.setBool(opennebulav1alpha1.ConditionReady, true, opennebulav1alpha1.ReasonAllReplicasReady, replicas)
+	case !zoneServes(z):
+		c.setBool(opennebulav1alpha1.ConditionReady, false, opennebulav1alpha1.ReasonRaftNoQuorum, replicas+", but "+describeZone(z))
+	default:
+		c.setBool(opennebulav1alpha1.ConditionReady, true, opennebulav1alpha1.ReasonAllReplicasReady, replicas+"; "+describeZone(z))
 	}
 }
