@@ -602,6 +602,12 @@ const (
 	// frontend's pod would never be created.
 	ReasonPriorityClassMissing = "PriorityClassMissing"
 	ReasonChildNotOwned        = "ChildNotOwned"
+	// ReasonRaftServerUnreachable: a member of the frontend's Raft zone whose pod runs does
+	// not answer one.zone.raftstatus.
+	ReasonRaftServerUnreachable = "RaftServerUnreachable"
+	// ReasonRaftServerLagging: a follower's log has stayed behind the leader's commit for
+	// longer than raftLagGrace (OpenNebula's replication after a leader change, a slow disk).
+	ReasonRaftServerLagging = "RaftServerLagging"
 	// ReasonInvalidSpec: the API server refuses a child the spec renders, for a reason the
 	// CRD's schema cannot express (a node port outside the cluster's range, a volume
 	// source, a probe's handler, ...); the message names the frontend's field. Nothing is

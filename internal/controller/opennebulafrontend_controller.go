@@ -64,6 +64,11 @@ type OpenNebulaFrontendReconciler struct {
 	// RaftPoll overrides raftPoll, how often a zone's servers are asked who leads (tests
 	// shorten it).
 	RaftPoll time.Duration
+	// RaftLagGrace overrides raftLagGrace (tests shorten it).
+	RaftLagGrace time.Duration
+	// raftSince remembers since when a zone's server is unreachable or behind
+	// (namespace/pod → time.Time).
+	raftSince sync.Map
 	// onedChecks remembers the last dial per frontend (types.NamespacedName → timedCheck).
 	onedChecks sync.Map
 	// APIReader reads past the cache: a name taken by an object the cache does not hold,

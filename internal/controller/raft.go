@@ -4,6 +4,7 @@ package controller
 // Raft membership (internal/raft). Not wired into the phases yet: see the notes.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -95,6 +96,43 @@ func initContainerState(pod *corev1.Pod, name string) *corev1.ContainerState {
 	return nil
 }
 
+// raftTrouble names the first member that has been unreachable (its pod running) or
+// behind the leader's commit for longer than raftLagGrace. The reconciler remembers since
+// when, per server; a restarted operator starts counting again.
+func (r *OpenNebulaFrontendReconciler) raftTrouble(fe *opennebulav1alpha1.OpenNebulaFrontend, rs *raftState, now time.Time) *status.Problem {
+	grace := cmp.Or(r.RaftLagGrace, raftLagGrace)
+	var leaderCommit int64 = -1
+	if rs.plan.Leader >= 0 {
+		leaderCommit = rs.view.Servers[rs.plan.Leader].Status.Commit
+	}
+	var first *status.Problem
+	for _, s := range rs.view.Servers {
+		key := fe.Namespace + "/" + s.Name
+		_, member := rs.record[s.Name]
+		pod := rs.pods[s.Name]
+		var trouble *status.Problem
+		switch {
+		case !member || pod == nil || pod.DeletionTimestamp != nil:
+		case s.Status == nil:
+			trouble = &status.Problem{Reason: opennebulav1alpha1.ReasonRaftServerUnreachable,
+				Message: fmt.Sprintf("Raft server %s (pod %s) does not answer one.zone.raftstatus", strconv.Itoa(rs.record[s.Name]), s.Name)}
+		case leaderCommit >= 0 && s.Status.State == oned.RaftFollower && s.Status.LogIndex < leaderCommit:
+			trouble = &status.Problem{Reason: opennebulav1alpha1.ReasonRaftServerLagging,
+				Message: fmt.Sprintf("Raft server %d (pod %s) is behind the leader: log index %d, leader's commit %d",
+					rs.record[s.Name], s.Name, s.Status.LogIndex, leaderCommit)}
+		}
+		if trouble == nil {
+			r.raftSince.Delete(key)
+			continue
+		}
+		since, _ := r.raftSince.LoadOrStore(key, now)
+		if now.Sub(since.(time.Time)) >= grace && first == nil {
+			first = trouble
+		}
+	}
+	return first
+}
+
 // raftObservation is what status.raft reports of the servers: every pod recorded,
 // answering or waiting to join.
 func raftObservation(v raft.View, p raft.Plan, at time.Time) *status.RaftObservation {
@@ -139,6 +177,11 @@ func raftRole(st *raft.Server, leader bool) string {
 	}
 	return ""
 }
+
+// raftLagGrace is how long a member may answer behind (unreachable, or its log behind
+// the leader's commit) before Degraded names it: a member restarts, a follower trails a
+// burst of writes for moments; only what lasts is a problem.
+const raftLagGrace = 30 * time.Second
 
 // raftPoll is how often the servers of a zone are asked who leads (one.zone.raftstatus):
 // a leader change must reach the external Service's selector within seconds.
@@ -202,7 +245,9 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 	rs.view = raft.Observe(ctx, raftView(fe, pods.Items, ids, seed, stsReplicas, func(pod string) string { return r.PodEndpoint(fe, pod) }), rs.clients)
 	rs.plan = raft.Decide(rs.view)
 	st.raft = rs
-	st.Raft = raftObservation(rs.view, rs.plan, time.Now())
+	now := time.Now()
+	st.Raft = raftObservation(rs.view, rs.plan, now)
+	st.Report(r.raftTrouble(fe, rs, now))
 	st.Inputs.Raft.StatefulSetReplicas = int32(rs.plan.StatefulSetReplicas)
 	return nil
 }

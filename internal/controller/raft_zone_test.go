@@ -185,6 +185,23 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 	get(Default, ns, builder.NamesFor("one").PodDisruptionBudget, &policyv1.PodDisruptionBudget{})
 
+	// A follower lags: Degraded names it once it has lasted, and clears when it catches up.
+	kubelet.servers["one-2"].Lag()
+	_, err := kubelet.zone.Leader().Client(t).HostAllocate(context.Background(), "lag.example", "kvm", "kvm", -1)
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		c := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonRaftServerLagging))
+		g.Expect(c.Message).To(ContainSubstring("(pod one-2) is behind the leader"))
+	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
+	kubelet.servers["one-2"].CatchUp()
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionDegraded).Status).To(Equal(metav1.ConditionFalse))
+	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
+
 	// The leader goes: the label follows the new one, the old one loses it first.
 	kubelet.servers["one-0"].Stop(t)
 	Eventually(func(g Gomega) {
@@ -194,6 +211,9 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 		g.Expect(fe.Status.Raft.Leader).To(Equal("one-1"))
 		g.Expect(fe.Status.Raft.Servers[0].State).To(Equal("Unreachable"))
+		c := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
+		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonRaftServerUnreachable), c.Message)
+		g.Expect(c.Message).To(ContainSubstring("(pod one-0) does not answer"))
 	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
 	leader := kubelet.zone.Leader()
 	Expect(leader).NotTo(BeNil())

@@ -149,6 +149,7 @@ func runSuite(m *testing.M) int {
 		ServiceAddress: routes.address,
 		PodEndpoint:    podRoutes.endpoint,
 		RaftPoll:       300 * time.Millisecond,
+		RaftLagGrace:   time.Second,
 		OnedRecheck:    300 * time.Millisecond,
 		Recorder:       recorder,
 		Options:        builder.Options{DefaultImage: "registry.test/opennebula:7.2.0"},
