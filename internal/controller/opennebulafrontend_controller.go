@@ -66,6 +66,9 @@ type OpenNebulaFrontendReconciler struct {
 	RaftPoll time.Duration
 	// RaftLagGrace overrides raftLagGrace (tests shorten it).
 	RaftLagGrace time.Duration
+	// raftLeaders remembers each zone's last leader (namespace/name → pod), for the
+	// leader-change Event.
+	raftLeaders sync.Map
 	// raftSince remembers since when a zone's server is unreachable or behind
 	// (namespace/pod → time.Time).
 	raftSince sync.Map
@@ -83,11 +86,13 @@ type OpenNebulaFrontendReconciler struct {
 
 // Event reasons; like condition reasons they are stable.
 const (
-	EventReasonCreated     = "Created"
-	EventReasonUpdated     = "Updated"
-	EventReasonReplaced    = "Replaced"
-	EventReasonExpanded    = "Expanded"
-	EventReasonApplyFailed = "ApplyFailed"
+	EventReasonCreated = "Created"
+	// EventReasonRaftLeaderChanged: another server of the frontend's zone leads.
+	EventReasonRaftLeaderChanged = "RaftLeaderChanged"
+	EventReasonUpdated           = "Updated"
+	EventReasonReplaced          = "Replaced"
+	EventReasonExpanded          = "Expanded"
+	EventReasonApplyFailed       = "ApplyFailed"
 )
 
 // +kubebuilder:rbac:groups=opennebula.io,resources=opennebulafrontends,verbs=get;list;watch

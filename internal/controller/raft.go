@@ -272,6 +272,26 @@ func (r *OpenNebulaFrontendReconciler) driveZone(ctx context.Context, fe *openne
 		s := &rs.view.Servers[i]
 		want[s.Name] = raftRole(s, i == rs.plan.Leader)
 	}
+	if rs.plan.Leader >= 0 {
+		// The last leader this operator saw (the label may have gone in a pass without a
+		// leader); after a restart of the operator, the pod labelled leader.
+		now := rs.view.Servers[rs.plan.Leader]
+		was := "unknown"
+		if prev, ok := r.raftLeaders.Load(fe.Namespace + "/" + fe.Name); ok {
+			was = prev.(string)
+		} else {
+			for name, pod := range rs.pods {
+				if pod.Labels[builder.LabelRaftRole] == builder.RaftRoleLeader {
+					was = name
+				}
+			}
+		}
+		r.raftLeaders.Store(fe.Namespace+"/"+fe.Name, now.Name)
+		if now.Name != was {
+			r.Recorder.Eventf(fe, corev1.EventTypeNormal, EventReasonRaftLeaderChanged,
+				"Raft leader is now %s (term %d), was %s: the external Service follows it", now.Name, now.Status.Term, was)
+		}
+	}
 	// Followers and the unlabelled first, the leader last.
 	for pass := range 2 {
 		for name, role := range want {

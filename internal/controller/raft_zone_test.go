@@ -88,13 +88,18 @@ func (k *fakeKubelet) sync(g Gomega) {
 		}
 		id, recorded := ids[name]
 		seed := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
-		if prev := initContainerState(pod, seedInitContainer); prev != nil && prev.Terminated != nil {
+		prev := initContainerState(pod, seedInitContainer)
+		if prev != nil && prev.Terminated != nil {
 			seed = *prev // a pod's init container ran once
 		}
+		joined := prev != nil && prev.Running != nil // it waited for its ID: a join, not a loss
 		switch {
 		case srv.Running():
 		case len(ids) > 0 && !recorded:
 			seed = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+		case recorded && joined:
+			srv.SeedFrom(nil)
+			srv.StartAs(k.t, id)
 		case recorded:
 			if !srv.HasDatabase() {
 				// The seed script copied the leader's database over a lost one, and says so.
@@ -214,6 +219,15 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 		c := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
 		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonRaftServerUnreachable), c.Message)
 		g.Expect(c.Message).To(ContainSubstring("(pod one-0) does not answer"))
+		var events corev1.EventList
+		g.Expect(k8sClient.List(context.Background(), &events, client.InNamespace(ns))).To(Succeed())
+		var changes []string
+		for _, e := range events.Items {
+			if e.Reason == EventReasonRaftLeaderChanged {
+				changes = append(changes, e.Message)
+			}
+		}
+		g.Expect(changes).To(ContainElement(ContainSubstring("Raft leader is now one-1 (term 2), was one-0")))
 	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
 	leader := kubelet.zone.Leader()
 	Expect(leader).NotTo(BeNil())
