@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/operator-framework/api/pkg/manifests"
@@ -18,6 +19,16 @@ import (
 )
 
 var bundleDir = filepath.Join("..", "..", "bundle")
+
+// knownFalseWarning: the deprecated-APIs validator warns about any RBAC rule on
+// policy/poddisruptionbudgets, since a rule names no version (operator-framework/api
+// removed_apis.go, "*may* have a deprecated API"). The operator writes policy/v1 only
+// (builder.PodDisruptionBudget's apiVersion); the bundle itself holds no PodDisruptionBudget.
+func knownFalseWarning(msg string) bool {
+	return strings.Contains(msg, "Migrate the API(s) for poddisruptionbudgets") &&
+		strings.Contains(msg, "StrategySpec.ClusterPermissions") &&
+		!strings.Contains(msg, "v1beta1")
+}
 
 // The validators `operator-sdk bundle validate --select-optional suite=operatorframework`
 // runs, plus the default bundle validators; none may report an error or a warning.
@@ -42,6 +53,10 @@ func TestBundleValidates(t *testing.T) {
 			t.Errorf("error (%s): %s", r.Name, e.Error())
 		}
 		for _, w := range r.Warnings {
+			if knownFalseWarning(w.Error()) {
+				t.Logf("known false warning (%s): %s", r.Name, w.Error())
+				continue
+			}
 			problems++
 			t.Errorf("warning (%s): %s", r.Name, w.Error())
 		}
