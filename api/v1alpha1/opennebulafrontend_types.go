@@ -628,6 +628,9 @@ const (
 	ReasonPaused           = "Paused"
 	ReasonDowngradeRefused = "DowngradeRefused"
 	ReasonNotPaused        = "NotPaused"
+	// ReasonZoneUpgradeRefused: the image's OpenNebula version changed while the frontend
+	// is a Raft zone of several servers; the message gives the steps that work.
+	ReasonZoneUpgradeRefused = "ZoneUpgradeRefused"
 	// ReasonVolumeExpansionNotSupported: a volume must grow and its StorageClass does not
 	// allow expansion.
 	ReasonVolumeExpansionNotSupported = "VolumeExpansionNotSupported"

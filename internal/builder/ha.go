@@ -112,6 +112,19 @@ func RaftKeysSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, oneKey string) (*
 	return secret, nil
 }
 
+// ConditionRaftMember is the readiness gate of a zone's pods: the operator sets it True
+// while the pod's server leads or follows, so that Ready means a member serving, not a
+// process that answers (a candidate, a server waiting to join).
+const ConditionRaftMember corev1.PodConditionType = "opennebula.io/raft-member"
+
+// readinessGates: a zone's pods are ready only as members (ConditionRaftMember).
+func readinessGates(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []corev1.PodReadinessGate {
+	if !HighAvailability(fe, in) {
+		return nil
+	}
+	return []corev1.PodReadinessGate{{ConditionType: ConditionRaftMember}}
+}
+
 // podAffinity is the user's affinity, or in a zone a preference for one server per
 // node: a node's loss then takes one server, not the quorum.
 func podAffinity(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) *corev1.Affinity {

@@ -111,6 +111,7 @@ func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs)
 		NodeSelector:                 pod.NodeSelector,
 		Tolerations:                  pod.Tolerations,
 		Affinity:                     podAffinity(fe, in),
+		ReadinessGates:               readinessGates(fe, in),
 		TopologySpreadConstraints:    pod.TopologySpreadConstraints,
 		PriorityClassName:            pod.PriorityClassName,
 		InitContainers:               slices.Concat(waitForDatabase(fe, in, image), seedDatabase(fe, in), []corev1.Container{installSSHKeys(fe, image)}),

@@ -8,6 +8,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -64,6 +65,16 @@ func (r *OpenNebulaFrontendReconciler) checkClusterReferences(ctx context.Contex
 // forward (`onedb upgrade`).
 func (r *OpenNebulaFrontendReconciler) checkVersion(_ context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
 	running, target := fe.Status.Version, builder.Version(builder.Image(fe, r.Options))
+	if running != "" && target != running && zoneOfSeveral(fe, st) {
+		st.Report(&status.Problem{Reason: opennebulav1alpha1.ReasonZoneUpgradeRefused, Message: fmt.Sprintf(
+			"changing OpenNebula from %s to %s in a Raft zone of several servers is refused: OpenNebula's HA upgrade "+
+				"stops every server, upgrades the leader's database and gives the followers copies of it, which "+
+				"a rolling restart cannot do. Put the image back to %s, set replicas to 1 and wait for Ready (the "+
+				"zone shrinks to its first server), change the image (that server restarts and upgrades its "+
+				"database), then set replicas back (the others join with copies of the upgraded database)",
+			running, target, running)})
+		return nil
+	}
 	if running == "" || fe.Annotations[opennebulav1alpha1.AnnotationAllowDowngrade] == "true" {
 		return nil
 	}
@@ -76,4 +87,9 @@ func (r *OpenNebulaFrontendReconciler) checkVersion(_ context.Context, fe *openn
 		"downgrade from OpenNebula %s to %s refused: its database cannot be downgraded; to restore an older backup, "+
 			"annotate the frontend %s=true", running, target, opennebulav1alpha1.AnnotationAllowDowngrade)})
 	return nil
+}
+
+// zoneOfSeveral: the frontend is a Raft zone with, or heading for, more than one server.
+func zoneOfSeveral(fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) bool {
+	return builder.HighAvailability(fe, st.Inputs) && (ptr.Deref(fe.Spec.Replicas, 1) > 1 || st.Inputs.Raft.StatefulSetReplicas > 1)
 }

@@ -109,6 +109,7 @@ const (
 // Pods are only created as server-side dry runs (validateChildren: the one complete
 // validation of a pod template); the StatefulSets the operator may create run pods anyway.
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // reconcileState is what one reconcile observed (the status is computed from it) and

@@ -8,16 +8,19 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
@@ -60,16 +63,17 @@ func raftRecord(cm *corev1.ConfigMap) (ids map[string]int, seedFrom string, err 
 // seedFrom is the recorded seed source ("host port name"), mapped back to the pod whose
 // database it is.
 func raftView(fe *opennebulav1alpha1.OpenNebulaFrontend, pods []corev1.Pod, ids map[string]int, seedFrom string,
-	stsReplicas int32, endpoint func(pod string) string) raft.View {
+	sts statefulSetState, endpoint func(pod string) string) raft.View {
+	stsReplicas := sts.replicas
 	byName := map[string]*corev1.Pod{}
 	for i := range pods {
 		byName[pods[i].Name] = &pods[i]
 	}
 	n := max(int(ptr.Deref(fe.Spec.Replicas, 1)), int(stsReplicas), len(pods))
 	v := raft.View{Replicas: int(ptr.Deref(fe.Spec.Replicas, 1)), Recorded: ids}
-	sts := builder.NamesFor(fe.Name).StatefulSet
+	prefix := builder.NamesFor(fe.Name).StatefulSet
 	for k := range n {
-		name := sts + "-" + strconv.Itoa(k)
+		name := prefix + "-" + strconv.Itoa(k)
 		if seedFrom != "" && builder.SeedSource(fe, k) == strings.TrimSpace(seedFrom) {
 			v.SeedFrom = name
 		}
@@ -81,10 +85,20 @@ func raftView(fe *opennebulav1alpha1.OpenNebulaFrontend, pods []corev1.Pod, ids 
 			s.Reseeded = init != nil && init.Terminated != nil &&
 				strings.TrimSpace(init.Terminated.Message) == builder.ReseededMessage &&
 				pod.Annotations[AnnotationRaftReset] != string(pod.UID)
+			// The StatefulSet updates OnDelete in a zone: a pod of an older revision is
+			// restarted by the operator, in the planner's order.
+			s.Outdated = sts.updateRevision != "" && pod.Labels[appsv1.ControllerRevisionHashLabelKey] != sts.updateRevision
 		}
 		v.Servers = append(v.Servers, s)
 	}
 	return v
+}
+
+// statefulSetState is what the planner reads of the frontend's StatefulSet: how many pods
+// it keeps, and the revision of its current template.
+type statefulSetState struct {
+	replicas       int32
+	updateRevision string
 }
 
 func initContainerState(pod *corev1.Pod, name string) *corev1.ContainerState {
@@ -146,21 +160,30 @@ func raftObservation(v raft.View, p raft.Plan, at time.Time) *status.RaftObserva
 		if recorded {
 			srv.ID = new(int32(id))
 		}
-		switch {
-		case s.Status != nil:
-			srv.State = map[oned.RaftState]string{oned.RaftLeader: status.RaftStateLeader, oned.RaftFollower: status.RaftStateFollower,
-				oned.RaftCandidate: status.RaftStateCandidate, oned.RaftSolo: status.RaftStateSolo}[s.Status.State]
-			srv.Term, srv.Commit, srv.LogIndex = s.Status.Term, s.Status.Commit, s.Status.LogIndex
-		case s.Waiting:
-			srv.State = status.RaftStateJoining
-		case recorded:
-			srv.State = status.RaftStateUnreachable
-		default:
+		if srv.State = serverState(s, recorded); srv.State == "" {
 			continue
+		}
+		if s.Status != nil {
+			srv.Term, srv.Commit, srv.LogIndex = s.Status.Term, s.Status.Commit, s.Status.LogIndex
 		}
 		o.Servers = append(o.Servers, srv)
 	}
 	return o
+}
+
+// serverState is how status.raft names a server's state ("" for a pod that is neither
+// answering, joining nor recorded).
+func serverState(s raft.Server, recorded bool) string {
+	switch {
+	case s.Status != nil:
+		return map[oned.RaftState]string{oned.RaftLeader: status.RaftStateLeader, oned.RaftFollower: status.RaftStateFollower,
+			oned.RaftCandidate: status.RaftStateCandidate, oned.RaftSolo: status.RaftStateSolo}[s.Status.State]
+	case s.Waiting:
+		return status.RaftStateJoining
+	case recorded:
+		return status.RaftStateUnreachable
+	}
+	return ""
 }
 
 // raftRole is the label a pod's server gets from its own answer: the leader (or a solo
@@ -189,8 +212,12 @@ const raftPoll = 5 * time.Second
 
 // raftState is what the raft phases saw and decided in one reconcile.
 type raftState struct {
-	view    raft.View
-	plan    raft.Plan
+	view raft.View
+	plan raft.Plan
+	// trouble is a server unreachable or lagging for too long: Degraded shows it unless
+	// another problem comes first, but it holds nothing back (the StatefulSet's changes,
+	// the plan's steps are how the zone recovers).
+	trouble *status.Problem
 	record  map[string]int
 	seed    string
 	pods    map[string]*corev1.Pod
@@ -227,9 +254,14 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 	if err := r.List(ctx, &pods, client.InNamespace(fe.Namespace), client.MatchingLabels(builder.SelectorLabels(fe))); err != nil {
 		return err
 	}
-	var stsReplicas int32
+	var stsState statefulSetState
 	if sts := r.cachedStatefulSet(ctx, fe); sts != nil {
-		stsReplicas = ptr.Deref(sts.Spec.Replicas, 0)
+		stsState.replicas = ptr.Deref(sts.Spec.Replicas, 0)
+		// The revision the pods should run, once the StatefulSet controller has seen the
+		// latest template.
+		if sts.Status.ObservedGeneration == sts.Generation {
+			stsState.updateRevision = sts.Status.UpdateRevision
+		}
 	}
 	password, err := r.adminPassword(ctx, fe)
 	if err != nil {
@@ -242,12 +274,12 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 	rs.clients = func(pod string) (*oned.Client, error) {
 		return oned.New(r.PodEndpoint(fe, pod), oned.Admin(password), oned.WithTimeout(onedCallTimeout))
 	}
-	rs.view = raft.Observe(ctx, raftView(fe, pods.Items, ids, seed, stsReplicas, func(pod string) string { return r.PodEndpoint(fe, pod) }), rs.clients)
+	rs.view = raft.Observe(ctx, raftView(fe, pods.Items, ids, seed, stsState, func(pod string) string { return r.PodEndpoint(fe, pod) }), rs.clients)
 	rs.plan = raft.Decide(rs.view)
 	st.raft = rs
 	now := time.Now()
 	st.Raft = raftObservation(rs.view, rs.plan, now)
-	st.Report(r.raftTrouble(fe, rs, now))
+	rs.trouble = r.raftTrouble(fe, rs, now)
 	st.Inputs.Raft.StatefulSetReplicas = int32(rs.plan.StatefulSetReplicas)
 	return nil
 }
@@ -261,6 +293,8 @@ func (r *OpenNebulaFrontendReconciler) driveZone(ctx context.Context, fe *openne
 		return nil
 	}
 	st.raftPoll = true
+	// Reported after the children were applied: see raftState.trouble.
+	st.Report(rs.trouble)
 	if rs.plan.Step.Action != raft.Wait {
 		ctrl.LoggerFrom(ctx).Info("Raft zone step", "step", rs.plan.Step.String())
 		if err := raft.Execute(ctx, rs.plan, rs.view, rs.clients, &kubeRuntime{r: r, fe: fe, rs: rs}); err != nil {
@@ -313,6 +347,47 @@ func (r *OpenNebulaFrontendReconciler) driveZone(ctx context.Context, fe *openne
 			}
 		}
 	}
+	return r.markMembers(ctx, rs, want)
+}
+
+// markMembers sets each pod's readiness gate (builder.ConditionRaftMember): a pod is
+// ready only while its server leads or follows, not while it runs as a candidate, is
+// unreachable, or waits to join. Written only when it changes.
+func (r *OpenNebulaFrontendReconciler) markMembers(ctx context.Context, rs *raftState, roles map[string]string) error {
+	for i := range rs.view.Servers {
+		s := &rs.view.Servers[i]
+		pod := rs.pods[s.Name]
+		if pod == nil {
+			continue
+		}
+		_, recorded := rs.view.Recorded[s.Name]
+		cond := corev1.PodCondition{Type: builder.ConditionRaftMember, Status: corev1.ConditionFalse,
+			Reason: cmp.Or(serverState(*s, recorded), status.RaftStateUnreachable)}
+		if roles[s.Name] != "" {
+			cond.Status = corev1.ConditionTrue
+		}
+		if live := podCondition(pod, builder.ConditionRaftMember); live != nil && live.Status == cond.Status && live.Reason == cond.Reason {
+			continue
+		}
+		cond.LastTransitionTime = metav1.Now()
+		cond.Message = "the server's Raft state, as the operator last read it (one.zone.raftstatus)"
+		patch := client.StrategicMergeFrom(pod.DeepCopy())
+		pod.Status.Conditions = append(slices.DeleteFunc(pod.Status.Conditions, func(c corev1.PodCondition) bool {
+			return c.Type == builder.ConditionRaftMember
+		}), cond)
+		if err := r.Status().Patch(ctx, pod, patch); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func podCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == t {
+			return &pod.Status.Conditions[i]
+		}
+	}
 	return nil
 }
 
@@ -362,6 +437,41 @@ func (k *kubeRuntime) Restart(ctx context.Context, server string) error {
 		return nil
 	}
 	return err
+}
+
+// ShareKeys implements raft.Runtime: the zone's keys Secret is created once, owned by the
+// frontend only when its secretRetentionPolicy is Delete (as the generated Secrets are),
+// and never changed: an existing one is reused, whatever oneKey says.
+func (k *kubeRuntime) ShareKeys(ctx context.Context, oneKey string) (string, error) {
+	keys, err := builder.RaftKeysSecret(k.fe, oneKey)
+	if err != nil {
+		return "", err
+	}
+	live := &corev1.Secret{}
+	switch err := k.r.applier.Get(ctx, client.ObjectKeyFromObject(keys), live); {
+	case err == nil:
+		keys = live
+	case !apierrors.IsNotFound(err):
+		return "", err
+	default:
+		if k.fe.Spec.SecretRetentionPolicy == opennebulav1alpha1.SecretRetentionDelete {
+			if err := controllerutil.SetControllerReference(k.fe, keys, k.r.Scheme); err != nil {
+				return "", err
+			}
+		}
+		// Taken: keys now holds the object in the way, checked below.
+		if _, err := k.r.applier.Create(ctx, keys); err != nil {
+			return "", fmt.Errorf("creating Secret %s: %w", keys.Name, err)
+		}
+	}
+	if keys.Annotations[builder.AnnotationFrontendOf] != k.fe.Name {
+		return "", fmt.Errorf("secret %s exists and was not made for this frontend: the zone's keys cannot be kept there", keys.Name)
+	}
+	secret := keys.Data[builder.ServerAdminKey]
+	if len(secret) == 0 {
+		return "", fmt.Errorf("secret %s has no %s key", keys.Name, builder.ServerAdminKey)
+	}
+	return string(secret), nil
 }
 
 // Reseeded implements raft.Runtime: the pod is marked so that its reseed is told once.

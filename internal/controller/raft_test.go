@@ -30,7 +30,7 @@ func TestRaftViewFromPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := raftView(fe, pods, ids, from, 3, func(pod string) string { return "http://" + pod })
+	v := raftView(fe, pods, ids, from, statefulSetState{replicas: 3}, func(pod string) string { return "http://" + pod })
 	if len(v.Servers) != 3 || v.Servers[2].Name != "one-2" || v.Servers[1].Endpoint != "http://one-1" {
 		t.Fatalf("servers by ordinal: %+v", v.Servers)
 	}

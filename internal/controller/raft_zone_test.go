@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,10 +36,15 @@ type fakeKubelet struct {
 	fe      string
 	zone    *onedtest.Zone
 	servers map[string]*onedtest.Server
+	// revision is the StatefulSet revision a new pod is made from (the label the
+	// StatefulSet controller gives it); made lists the pods made again after a deletion,
+	// in order.
+	revision string
+	made     []string
 }
 
 func newFakeKubelet(t *testing.T, ns, fe string) *fakeKubelet {
-	return &fakeKubelet{t: t, ns: ns, fe: fe, zone: onedtest.NewPods(t), servers: map[string]*onedtest.Server{}}
+	return &fakeKubelet{t: t, ns: ns, fe: fe, zone: onedtest.NewPods(t), servers: map[string]*onedtest.Server{}, revision: fe + "-r1"}
 }
 
 func (k *fakeKubelet) sync(g Gomega) {
@@ -75,8 +81,13 @@ func (k *fakeKubelet) sync(g Gomega) {
 			if srv.Running() {
 				srv.Stop(k.t)
 			}
+			if k.servers[name] != nil && srv.HasDatabase() {
+				k.made = append(k.made, name) // made before, deleted since
+			}
+			labels := maps.Clone(sts.Spec.Template.Labels)
+			labels[appsv1.ControllerRevisionHashLabelKey] = k.revision
 			pod = &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: k.ns, Labels: sts.Spec.Template.Labels},
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: k.ns, Labels: labels},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: builder.ContainerName, Image: "registry.test/opennebula:7.2.0"}}},
 			}
 			if err := k8sClient.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -87,6 +98,16 @@ func (k *fakeKubelet) sync(g Gomega) {
 			g.Expect(err).NotTo(HaveOccurred())
 		}
 		id, recorded := ids[name]
+		if recorded && !srv.Running() {
+			// The start wrapper gives a server of the zone the zone's keys, and waits for
+			// them while the Secret is missing.
+			keys := &corev1.Secret{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: names.RaftKeys}, keys); err != nil {
+				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%v", err)
+				continue
+			}
+			srv.UseOneKey(string(keys.Data[builder.OneKeyKey]))
+		}
 		seed := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
 		prev := initContainerState(pod, seedInitContainer)
 		if prev != nil && prev.Terminated != nil {
@@ -157,6 +178,30 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 		}
 	}, 60*time.Second, 300*time.Millisecond).Should(Succeed())
 
+	// A pod is ready only as a member: its readiness gate says what its server is.
+	Expect(get(Default, ns, "one", &appsv1.StatefulSet{}).Spec.Template.Spec.ReadinessGates).To(Equal(
+		[]corev1.PodReadinessGate{{ConditionType: builder.ConditionRaftMember}}))
+	Eventually(func(g Gomega) {
+		g.Expect(memberGates(g, ns)).To(Equal(map[string]string{"one-0": "True/Leader", "one-1": "True/Follower", "one-2": "True/Follower"}))
+	}, timeout, poll).Should(Succeed())
+
+	// The zone runs with the first server's one_key and a serveradmin secret, kept in a
+	// Secret made once: every server lets the services' login in.
+	keys := get(Default, ns, builder.NamesFor("one").RaftKeys, &corev1.Secret{})
+	Expect(keys.Annotations).To(HaveKeyWithValue(builder.AnnotationFrontendOf, "one"))
+	Expect(keys.Labels).To(HaveKeyWithValue(builder.LabelWatch, builder.ValueWatch))
+	oneKey, err := kubelet.servers["one-1"].Client(t).OneKey(context.Background())
+	Expect(err).NotTo(HaveOccurred())
+	Expect(string(keys.Data[builder.OneKeyKey])).To(Equal(oneKey))
+	for _, name := range []string{"one-0", "one-1", "one-2"} {
+		creds, err := oned.ServerAdmin(string(keys.Data[builder.ServerAdminKey]), time.Now().Add(time.Hour))
+		Expect(err).NotTo(HaveOccurred())
+		sc, err := oned.New(kubelet.servers[name].Endpoint(), creds)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = sc.RaftStatus(context.Background())
+		Expect(err).NotTo(HaveOccurred(), "serveradmin's login on %s", name)
+	}
+
 	// At rest the servers are polled (every 300 ms here) and nothing is written: a 2 s
 	// window without a single write of this namespace's objects comes.
 	Eventually(func() []string {
@@ -192,7 +237,7 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 
 	// A follower lags: Degraded names it once it has lasted, and clears when it catches up.
 	kubelet.servers["one-2"].Lag()
-	_, err := kubelet.zone.Leader().Client(t).HostAllocate(context.Background(), "lag.example", "kvm", "kvm", -1)
+	_, err = kubelet.zone.Leader().Client(t).HostAllocate(context.Background(), "lag.example", "kvm", "kvm", -1)
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
@@ -228,6 +273,8 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 			}
 		}
 		g.Expect(changes).To(ContainElement(ContainSubstring("Raft leader is now one-1 (term 2), was one-0")))
+		// The gone leader's pod is no longer ready: its readiness gate is False.
+		g.Expect(memberGates(g, ns)).To(Equal(map[string]string{"one-0": "False/Unreachable", "one-1": "True/Leader", "one-2": "True/Follower"}))
 	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
 	leader := kubelet.zone.Leader()
 	Expect(leader).NotTo(BeNil())
@@ -246,6 +293,19 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonRaftNoQuorum))
 		g.Expect(c.Message).To(ContainSubstring("no server leads the zone (3 members)"))
 	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
+}
+
+// memberGates are the pods' readiness gate conditions, as "Status/Reason" by pod.
+func memberGates(g Gomega, ns string) map[string]string {
+	var pods corev1.PodList
+	g.Expect(k8sClient.List(context.Background(), &pods, client.InNamespace(ns))).To(Succeed())
+	out := map[string]string{}
+	for _, p := range pods.Items {
+		if c := podCondition(&p, builder.ConditionRaftMember); c != nil {
+			out[p.Name] = string(c.Status) + "/" + c.Reason
+		}
+	}
+	return out
 }
 
 // zoneOf waits until the record holds exactly the given pods and only they run.
@@ -271,6 +331,74 @@ func (k *fakeKubelet) waitZone(pods ...string) {
 		}
 		g.Expect(leaders).To(Equal(1))
 	}, 90*time.Second, 300*time.Millisecond).Should(Succeed())
+}
+
+// A changed pod template reaches a zone's pods one at a time (the StatefulSet updates
+// OnDelete): the operator restarts the followers, highest ordinal first, then the leader.
+func TestRaftZoneRollsFollowersFirst(t *testing.T) {
+	RegisterTestingT(t)
+	ns := newNamespace(t)
+	kubelet := newFakeKubelet(t, ns, "one")
+	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
+		StringData: map[string]string{"pw": onedtest.Password},
+	})).To(Succeed())
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
+	fe.Spec.Replicas = new(int32(3))
+	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
+	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+	kubelet.waitZone("one-0", "one-1", "one-2")
+	Expect(kubelet.roles(Default)).To(HaveKeyWithValue("one-0", builder.RaftRoleLeader))
+	sts := get(Default, ns, "one", &appsv1.StatefulSet{})
+	Expect(sts.Spec.UpdateStrategy.Type).To(Equal(appsv1.OnDeleteStatefulSetStrategyType))
+
+	// The StatefulSet controller has a new revision: pods of the old one are outdated.
+	kubelet.made = nil
+	kubelet.revision = "one-r2"
+	Eventually(func(g Gomega) {
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 3, CurrentRevision: "one-r1", UpdateRevision: "one-r2"}
+		g.Expect(k8sClient.Status().Update(context.Background(), sts)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		kubelet.sync(g)
+		var pods corev1.PodList
+		g.Expect(k8sClient.List(context.Background(), &pods, client.InNamespace(ns))).To(Succeed())
+		for _, p := range pods.Items {
+			g.Expect(p.Labels).To(HaveKeyWithValue(appsv1.ControllerRevisionHashLabelKey, "one-r2"), "pod %s", p.Name)
+		}
+	}, 90*time.Second, 300*time.Millisecond).Should(Succeed())
+	Expect(kubelet.made).To(Equal([]string{"one-2", "one-1", "one-0"}), "followers first, highest ordinal first, the leader last")
+	kubelet.waitZone("one-0", "one-1", "one-2")
+
+	// A new OpenNebula version is not rolled: the zone's upgrade needs the steps the
+	// message gives, and the StatefulSet keeps its image meanwhile. (The operator learns
+	// the running version from oned once the pods are ready.)
+	Eventually(func(g Gomega) {
+		sts := get(g, ns, "one", &appsv1.StatefulSet{})
+		sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 3, ReadyReplicas: 3, AvailableReplicas: 3,
+			CurrentReplicas: 3, UpdatedReplicas: 3, CurrentRevision: "one-r2", UpdateRevision: "one-r2"}
+		g.Expect(k8sClient.Status().Update(context.Background(), sts)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		g.Expect(get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{}).Status.Version).To(Equal(onedtest.Version))
+	}, timeout, poll).Should(Succeed())
+	image := get(Default, ns, "one", &appsv1.StatefulSet{}).Spec.Template.Spec.Containers[0].Image
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		fe.Spec.Image = "registry.test/opennebula:7.4.0"
+		g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) {
+		kubelet.sync(g)
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		c := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
+		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonZoneUpgradeRefused))
+		g.Expect(c.Message).To(ContainSubstring("set replicas to 1"))
+	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
+	Consistently(func(g Gomega) {
+		g.Expect(get(g, ns, "one", &appsv1.StatefulSet{}).Spec.Template.Spec.Containers[0].Image).To(Equal(image))
+	}, 2*time.Second, 300*time.Millisecond).Should(Succeed())
 }
 
 func TestRaftZoneScales(t *testing.T) {
