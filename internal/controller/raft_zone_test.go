@@ -43,7 +43,9 @@ type fakeKubelet struct {
 	made     []string
 }
 
-func newFakeKubelet(t *testing.T, ns, fe string) *fakeKubelet {
+// newFakeKubelet plays the kubelet for the frontend "one" of namespace ns.
+func newFakeKubelet(t *testing.T, ns string) *fakeKubelet {
+	const fe = "one"
 	return &fakeKubelet{t: t, ns: ns, fe: fe, zone: onedtest.NewPods(t), servers: map[string]*onedtest.Server{}, revision: fe + "-r1"}
 }
 
@@ -149,7 +151,7 @@ func (k *fakeKubelet) roles(g Gomega) map[string]string {
 func TestRaftZoneFollowsTheLeader(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	kubelet := newFakeKubelet(t, ns, "one")
+	kubelet := newFakeKubelet(t, ns)
 	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
 		StringData: map[string]string{"pw": onedtest.Password},
@@ -338,7 +340,7 @@ func (k *fakeKubelet) waitZone(pods ...string) {
 func TestRaftZoneRollsFollowersFirst(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	kubelet := newFakeKubelet(t, ns, "one")
+	kubelet := newFakeKubelet(t, ns)
 	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
 		StringData: map[string]string{"pw": onedtest.Password},
@@ -404,7 +406,7 @@ func TestRaftZoneRollsFollowersFirst(t *testing.T) {
 func TestRaftZoneScales(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	kubelet := newFakeKubelet(t, ns, "one")
+	kubelet := newFakeKubelet(t, ns)
 	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
 		StringData: map[string]string{"pw": onedtest.Password},
@@ -441,7 +443,7 @@ func TestRaftZoneScales(t *testing.T) {
 func TestRaftZoneClaimsAndReseed(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	kubelet := newFakeKubelet(t, ns, "one")
+	kubelet := newFakeKubelet(t, ns)
 	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
 		StringData: map[string]string{"pw": onedtest.Password},

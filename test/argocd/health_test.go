@@ -123,6 +123,23 @@ func TestHealthCheck(t *testing.T) {
   conditions:
   - {type: Paused, status: "True", reason: Paused, message: "paused; 2 changes pending", observedGeneration: 3}`+ready),
 			"Suspended", "paused; 2 changes pending"},
+		{"raft zone serving", frontend(3, `status:
+  observedGeneration: 3
+  raft: {leader: one-1, term: 4}
+  conditions:
+  - {type: Ready, status: "True", reason: AllReplicasReady, message: "one-1 leads term 4, followed by 3 of 3 servers", observedGeneration: 3}`),
+			"Healthy", "one-1 leads term 4, followed by 3 of 3 servers"},
+		{"raft zone without quorum", frontend(3, `status:
+  observedGeneration: 3
+  conditions:
+  - {type: Ready, status: "False", reason: RaftNoQuorum, message: "no server leads the zone (3 members)", observedGeneration: 3}
+  - {type: Degraded, status: "True", reason: RaftServerUnreachable, message: "server 0 (pod one-0) does not answer", observedGeneration: 3}`),
+			"Degraded", "RaftServerUnreachable: server 0 (pod one-0) does not answer"},
+		{"raft zone electing (before the lag grace)", frontend(3, `status:
+  observedGeneration: 3
+  conditions:
+  - {type: Ready, status: "False", reason: RaftNoQuorum, message: "no server leads the zone (3 members)", observedGeneration: 3}`),
+			"Progressing", "no server leads the zone (3 members)"},
 		{"not ready, no progress message", frontend(3, `status:
   observedGeneration: 3
   conditions:
