@@ -608,6 +608,9 @@ const (
 	// ReasonRaftServerLagging: a follower's log has stayed behind the leader's commit for
 	// longer than raftLagGrace (OpenNebula's replication after a leader change, a slow disk).
 	ReasonRaftServerLagging = "RaftServerLagging"
+	// ReasonRaftNotDriven: the frontend asks for several servers but the operator runs
+	// without calling oned (--check-oned=false), so it cannot form or drive the zone.
+	ReasonRaftNotDriven = "RaftNotDriven"
 	// ReasonInvalidSpec: the API server refuses a child the spec renders, for a reason the
 	// CRD's schema cannot express (a node port outside the cluster's range, a volume
 	// source, a probe's handler, ...); the message names the frontend's field. Nothing is

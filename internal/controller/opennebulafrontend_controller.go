@@ -128,6 +128,8 @@ type reconcileState struct {
 	raft *raftState
 	// raftPoll: the zone is polled again after raftPoll.
 	raftPoll bool
+	// raftUndriven: a zone the operator cannot drive (it does not call oned).
+	raftUndriven *status.Problem
 }
 
 // phase is one named step of a reconcile. All have one signature: they read and write

@@ -247,7 +247,21 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 		return err
 	}
 	st.Inputs.Raft.Formed = len(ids) > 0
-	if !builder.HighAvailability(fe, st.Inputs) || r.PodEndpoint == nil {
+	if !builder.HighAvailability(fe, st.Inputs) {
+		return nil
+	}
+	if r.PodEndpoint == nil {
+		// Nothing changes the membership without oned's API: a formed zone keeps the pods
+		// it has; before one is formed only the first server runs (several would each
+		// bootstrap a database of their own).
+		st.Inputs.Raft.StatefulSetReplicas = 1
+		if sts := r.cachedStatefulSet(ctx, fe); sts != nil && len(ids) > 0 {
+			st.Inputs.Raft.StatefulSetReplicas = ptr.Deref(sts.Spec.Replicas, 1)
+		}
+		st.raftUndriven = &status.Problem{Reason: opennebulav1alpha1.ReasonRaftNotDriven, Message: fmt.Sprintf(
+			"%d servers are asked for, but the operator runs with --check-oned=false: it forms and drives a Raft zone "+
+				"through oned's API only, so the first server runs alone; run the operator with --check-oned "+
+				"(the default in a cluster) or set replicas to 1", ptr.Deref(fe.Spec.Replicas, 1))}
 		return nil
 	}
 	var pods corev1.PodList
@@ -288,6 +302,9 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 // external Service follows the leader label. A label is removed before another pod gets
 // "leader", so that the Service never selects two leaders.
 func (r *OpenNebulaFrontendReconciler) driveZone(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	// Reported after the children were applied: the StatefulSet, Services and budget of
+	// a zone are still kept (see raftState.trouble).
+	st.Report(st.raftUndriven)
 	rs := st.raft
 	if rs == nil {
 		return nil

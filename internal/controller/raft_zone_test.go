@@ -366,9 +366,12 @@ func TestRaftZoneRollsFollowersFirst(t *testing.T) {
 		kubelet.sync(g)
 		var pods corev1.PodList
 		g.Expect(k8sClient.List(context.Background(), &pods, client.InNamespace(ns))).To(Succeed())
+		g.Expect(pods.Items).To(HaveLen(3))
 		for _, p := range pods.Items {
 			g.Expect(p.Labels).To(HaveKeyWithValue(appsv1.ControllerRevisionHashLabelKey, "one-r2"), "pod %s", p.Name)
 		}
+		// Until the last pod is made again (a deleted pod is missing from the list above).
+		g.Expect(kubelet.made).To(HaveLen(3))
 	}, 90*time.Second, 300*time.Millisecond).Should(Succeed())
 	Expect(kubelet.made).To(Equal([]string{"one-2", "one-1", "one-0"}), "followers first, highest ordinal first, the leader last")
 	kubelet.waitZone("one-0", "one-1", "one-2")

@@ -4,9 +4,11 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
 func TestRaftStatusIsWrittenOnlyWhenItMatters(t *testing.T) {
@@ -59,5 +61,24 @@ func TestZoneServesWithAQuorum(t *testing.T) {
 	}
 	if got := describeZone(&RaftObservation{Servers: z.Servers}); got != "no server leads the zone (3 members)" {
 		t.Errorf("describe: %q", got)
+	}
+}
+
+// A frontend of several servers whose zone was not read (an operator that calls no oned)
+// is not Ready, whatever its pods say; read, it is Ready when a quorum follows a leader.
+func TestReadyOfAZoneNeedsItsServersRead(t *testing.T) {
+	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Generation: 2}}
+	fe.Spec.Replicas = new(int32(3))
+	sts := statefulSet(2, 1, 1, 1, "r1", "r1")
+	st := Compute(fe, Observation{StatefulSet: sts}, builder.Options{})
+	r := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionReady)
+	if r == nil || r.Status != metav1.ConditionFalse || r.Reason != opennebulav1alpha1.ReasonRaftNotDriven {
+		t.Fatalf("Ready = %+v, want False/RaftNotDriven", r)
+	}
+	st = Compute(fe, Observation{StatefulSet: sts, Raft: &RaftObservation{Leader: "one-0", Term: 2, Servers: []opennebulav1alpha1.RaftServerStatus{
+		{Name: "one-0", ID: new(int32(0)), State: RaftStateLeader, Term: 2},
+	}}}, builder.Options{})
+	if r := meta.FindStatusCondition(st.Conditions, opennebulav1alpha1.ConditionReady); r == nil || r.Status != metav1.ConditionTrue {
+		t.Fatalf("Ready = %+v, want True", r)
 	}
 }

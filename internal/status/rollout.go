@@ -82,6 +82,11 @@ func (c *conditions) rollout(fe *opennebulav1alpha1.OpenNebulaFrontend, obs Obse
 	case (st.ObservedGeneration == 0 || adopting) && meta.FindStatusCondition(status.Conditions, opennebulav1alpha1.ConditionReady) != nil:
 		// A StatefulSet the StatefulSet controller has not looked at yet, or that has not
 		// adopted its pods yet (just replaced), says nothing about them: keep what was last seen.
+	case serving && obs.Raft == nil && ptr.Deref(fe.Spec.Replicas, 1) > 1:
+		// Several servers asked for, and none of them read: whether a zone serves is unknown.
+		c.setBool(opennebulav1alpha1.ConditionReady, false, opennebulav1alpha1.ReasonRaftNotDriven,
+			fmt.Sprintf("%d of %d replicas ready, but %d servers are asked for and the operator has not read the zone's servers (one.zone.raftstatus)",
+				st.ReadyReplicas, want, ptr.Deref(fe.Spec.Replicas, 1)))
 	case serving:
 		c.zoneReady(obs.Raft, fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want))
 	default:

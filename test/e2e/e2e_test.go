@@ -125,7 +125,7 @@ func run(m *testing.M) int {
 	// The real manager binary, built by `make test-e2e` (make build). It serves the tests
 	// of this file only; the install tests run their own, with each install's permissions.
 	managerLog = filepath.Join(os.TempDir(), clusterName+"-manager.log")
-	stop, err := launchManager(kubeconfig, []string{"WATCH_NAMESPACE=e2e-sample,e2e-recreate,e2e-production,e2e-grow"}, managerLog)
+	stop, err := launchManager(kubeconfig, []string{"WATCH_NAMESPACE=e2e-sample,e2e-recreate,e2e-production,e2e-grow,e2e-ha"}, managerLog)
 	if err != nil {
 		return fail(err)
 	}
