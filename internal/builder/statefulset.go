@@ -185,8 +185,7 @@ func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, 
 		// entry point with the image's command (docs/opennebula.md, the image contract).
 		command = []string{"sh", configMountDir + "/" + StartWrapperKey}
 		args = append([]string{ImageEntrypoint}, ImageCommand...)
-		mounts = append(mounts, raftMounts()...)
-		mounts = append(mounts, corev1.VolumeMount{Name: raftKeysVolume, MountPath: RaftKeysDir, ReadOnly: true})
+		mounts = append(append(mounts, raftMounts()...), corev1.VolumeMount{Name: raftKeysVolume, MountPath: RaftKeysDir, ReadOnly: true})
 	}
 	probes := fe.Spec.Probes
 	return corev1.Container{

@@ -1,7 +1,8 @@
 package controller
 
-// WORK IN PROGRESS (branch wip/raft-controller, issue 12): the Kubernetes side of the
-// Raft membership (internal/raft). Not wired into the phases yet: see the issue's notes.
+// The Kubernetes side of a Raft zone (internal/raft plans and makes oned's calls): the
+// phases "observe Raft zone" and "drive Raft zone", the pods' role labels and readiness
+// gate, and the Runtime that keeps the record and the zone's keys.
 
 import (
 	"cmp"
@@ -64,12 +65,11 @@ func raftRecord(cm *corev1.ConfigMap) (ids map[string]int, seedFrom string, err 
 // database it is.
 func raftView(fe *opennebulav1alpha1.OpenNebulaFrontend, pods []corev1.Pod, ids map[string]int, seedFrom string,
 	sts statefulSetState, endpoint func(pod string) string) raft.View {
-	stsReplicas := sts.replicas
 	byName := map[string]*corev1.Pod{}
 	for i := range pods {
 		byName[pods[i].Name] = &pods[i]
 	}
-	n := max(int(ptr.Deref(fe.Spec.Replicas, 1)), int(stsReplicas), len(pods))
+	n := max(int(ptr.Deref(fe.Spec.Replicas, 1)), int(sts.replicas), len(pods))
 	v := raft.View{Replicas: int(ptr.Deref(fe.Spec.Replicas, 1)), Recorded: ids}
 	prefix := builder.NamesFor(fe.Name).StatefulSet
 	for k := range n {
@@ -129,7 +129,7 @@ func (r *OpenNebulaFrontendReconciler) raftTrouble(fe *opennebulav1alpha1.OpenNe
 		case !member || pod == nil || pod.DeletionTimestamp != nil:
 		case s.Status == nil:
 			trouble = &status.Problem{Reason: opennebulav1alpha1.ReasonRaftServerUnreachable,
-				Message: fmt.Sprintf("Raft server %s (pod %s) does not answer one.zone.raftstatus", strconv.Itoa(rs.record[s.Name]), s.Name)}
+				Message: fmt.Sprintf("Raft server %d (pod %s) does not answer one.zone.raftstatus", rs.record[s.Name], s.Name)}
 		case leaderCommit >= 0 && s.Status.State == oned.RaftFollower && s.Status.LogIndex < leaderCommit:
 			trouble = &status.Problem{Reason: opennebulav1alpha1.ReasonRaftServerLagging,
 				Message: fmt.Sprintf("Raft server %d (pod %s) is behind the leader: log index %d, leader's commit %d",
@@ -302,15 +302,14 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 // external Service follows the leader label. A label is removed before another pod gets
 // "leader", so that the Service never selects two leaders.
 func (r *OpenNebulaFrontendReconciler) driveZone(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
-	// Reported after the children were applied: the StatefulSet, Services and budget of
-	// a zone are still kept (see raftState.trouble).
+	// The zone's problems are reported after the children were applied: they hold back
+	// neither the StatefulSet nor the Services and budget (see raftState.trouble).
 	st.Report(st.raftUndriven)
 	rs := st.raft
 	if rs == nil {
 		return nil
 	}
 	st.raftPoll = true
-	// Reported after the children were applied: see raftState.trouble.
 	st.Report(rs.trouble)
 	if rs.plan.Step.Action != raft.Wait {
 		ctrl.LoggerFrom(ctx).Info("Raft zone step", "step", rs.plan.Step.String())

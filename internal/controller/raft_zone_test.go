@@ -148,8 +148,9 @@ func (k *fakeKubelet) roles(g Gomega) map[string]string {
 	return out
 }
 
-func TestRaftZoneFollowsTheLeader(t *testing.T) {
-	RegisterTestingT(t)
+// createZoneOfThree creates the frontend "one" of 3 replicas in a new namespace, with its
+// oneadmin password in a Secret of its own, and the fake kubelet that runs its pods.
+func createZoneOfThree(t *testing.T) (string, *fakeKubelet) {
 	ns := newNamespace(t)
 	kubelet := newFakeKubelet(t, ns)
 	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
@@ -160,6 +161,12 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 	fe.Spec.Replicas = new(int32(3))
 	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
 	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+	return ns, kubelet
+}
+
+func TestRaftZoneFollowsTheLeader(t *testing.T) {
+	RegisterTestingT(t)
+	ns, kubelet := createZoneOfThree(t)
 
 	// The zone forms: three servers recorded with the IDs the zone gave, one leader label.
 	Eventually(func(g Gomega) {
@@ -339,16 +346,7 @@ func (k *fakeKubelet) waitZone(pods ...string) {
 // OnDelete): the operator restarts the followers, highest ordinal first, then the leader.
 func TestRaftZoneRollsFollowersFirst(t *testing.T) {
 	RegisterTestingT(t)
-	ns := newNamespace(t)
-	kubelet := newFakeKubelet(t, ns)
-	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
-		StringData: map[string]string{"pw": onedtest.Password},
-	})).To(Succeed())
-	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
-	fe.Spec.Replicas = new(int32(3))
-	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
-	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+	ns, kubelet := createZoneOfThree(t)
 	kubelet.waitZone("one-0", "one-1", "one-2")
 	Expect(kubelet.roles(Default)).To(HaveKeyWithValue("one-0", builder.RaftRoleLeader))
 	sts := get(Default, ns, "one", &appsv1.StatefulSet{})
@@ -408,16 +406,7 @@ func TestRaftZoneRollsFollowersFirst(t *testing.T) {
 
 func TestRaftZoneScales(t *testing.T) {
 	RegisterTestingT(t)
-	ns := newNamespace(t)
-	kubelet := newFakeKubelet(t, ns)
-	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
-		StringData: map[string]string{"pw": onedtest.Password},
-	})).To(Succeed())
-	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
-	fe.Spec.Replicas = new(int32(3))
-	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
-	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+	ns, kubelet := createZoneOfThree(t)
 	kubelet.waitZone("one-0", "one-1", "one-2")
 
 	scale := func(n int32) {
@@ -445,16 +434,7 @@ func TestRaftZoneScales(t *testing.T) {
 // pod marked so that the next passes do not tell it again.
 func TestRaftZoneClaimsAndReseed(t *testing.T) {
 	RegisterTestingT(t)
-	ns := newNamespace(t)
-	kubelet := newFakeKubelet(t, ns)
-	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
-		StringData: map[string]string{"pw": onedtest.Password},
-	})).To(Succeed())
-	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: ns}}
-	fe.Spec.Replicas = new(int32(3))
-	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
-	Expect(k8sClient.Create(context.Background(), fe)).To(Succeed())
+	ns, kubelet := createZoneOfThree(t)
 	kubelet.waitZone("one-0", "one-1", "one-2")
 
 	// one-2 claims a newer term than the zone's leader (one-0) has: it leads.

@@ -52,17 +52,15 @@ func Execute(ctx context.Context, p Plan, v View, clients Clients, rt Runtime) e
 		var c *oned.Client
 		var err error
 		if s.Action == AddSelf {
-			c, err = clients(s.Server)
+			// The solo server is asked itself, and shares its keys first.
+			if c, err = clients(s.Server); err == nil {
+				err = shareKeys(ctx, c, rt)
+			}
 		} else {
 			c, err = leader()
 		}
 		if err != nil {
 			return err
-		}
-		if s.Action == AddSelf {
-			if err := shareKeys(ctx, c, rt); err != nil {
-				return fmt.Errorf("sharing %s's keys with the zone: %w", s.Server, err)
-			}
 		}
 		id, _, err := c.AddServerID(ctx, ZoneID, oned.ServerSpec{Name: s.Server, Endpoint: s.Endpoint})
 		if err != nil {
@@ -108,12 +106,14 @@ func Execute(ctx context.Context, p Plan, v View, clients Clients, rt Runtime) e
 // Done again when the addserver after it failed: the kept keys are reused.
 func shareKeys(ctx context.Context, c *oned.Client, rt Runtime) error {
 	oneKey, err := c.OneKey(ctx)
-	if err != nil {
-		return err
+	if err == nil {
+		var secret string
+		if secret, err = rt.ShareKeys(ctx, oneKey); err == nil {
+			err = c.UserPasswd(ctx, oned.ServerAdminID, oned.ServerAdminPassword(secret))
+		}
 	}
-	secret, err := rt.ShareKeys(ctx, oneKey)
 	if err != nil {
-		return err
+		return fmt.Errorf("sharing the first server's keys with the zone: %w", err)
 	}
-	return c.UserPasswd(ctx, oned.ServerAdminID, oned.ServerAdminPassword(secret))
+	return nil
 }

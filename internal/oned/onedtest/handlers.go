@@ -163,7 +163,8 @@ func (s *Server) execute(c *call, session string) response {
 	z := s.zone
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	// The server checks the login against its own copy of the database.
+	// The server checks the login against its own copy of the database, and answers from
+	// it what it answers itself.
 	own := z.db
 	if s.lagged != nil {
 		own = s.lagged
@@ -190,11 +191,7 @@ func (s *Server) execute(c *call, session string) response {
 			}
 		}
 	}
-	d := z.db
-	if s.lagged != nil {
-		d = s.lagged
-	}
-	return c.m.run(s, d, c)
+	return c.m.run(s, own, c)
 }
 
 // write records a replicated write: one more Raft log entry.
