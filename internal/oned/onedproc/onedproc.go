@@ -369,6 +369,14 @@ func (s *Server) kill() {
 	// The whole group: oned's drivers and monitord do not outlive it.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	<-done
+	// oned is reaped; the rest of its group may still be going. Wait until none is left,
+	// so that nothing writes under the server's directory once it is removed (a test's
+	// TempDir cleanup failed with "directory not empty" otherwise).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err := syscall.Kill(-cmd.Process.Pid, 0); errors.Is(err, syscall.ESRCH) {
+			break
+		}
+	}
 	// A killed oned leaves its lock behind and the next start would refuse to run.
 	_ = os.Remove(filepath.Join(s.Dir, "var", "lock", ".lock"))
 	_ = os.Remove(filepath.Join(s.Dir, "var", ".lock"))
