@@ -22,13 +22,14 @@ const (
 )
 
 // ConfigMap holds the FireEdge proxy's nginx.conf and the SSH server's sshd_config, and
-// in a Raft zone the start wrapper, oned's Raft settings and the Raft hook.
+// when the start wrapper runs (UsesStartWrapper) the wrapper, oned's Raft settings, the
+// Raft hook and the seed script.
 func ConfigMap(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) *corev1.ConfigMap {
 	data := map[string]string{
 		NginxConfKey:  nginxConf(fe),
 		SSHDConfigKey: sshdConfig(),
 	}
-	if HighAvailability(fe, in) {
+	if UsesStartWrapper(fe, in) {
 		maps.Copy(data, RaftFiles())
 	}
 	return &corev1.ConfigMap{

@@ -40,6 +40,7 @@ func TestSpecFieldNamesTheFrontendsField(t *testing.T) {
 	idx := strconv.Itoa
 	c := "spec.template.spec.containers[" + idx(frontendIdx) + "]"
 	opEnv := len(pod.Containers[frontendIdx].Env) - len(fe.Spec.Pod.Env)
+	opMounts := len(pod.Containers[frontendIdx].VolumeMounts) - len(fe.Spec.Pod.VolumeMounts)
 	for _, tc := range []struct {
 		child      client.Object
 		path, want string
@@ -53,7 +54,8 @@ func TestSpecFieldNamesTheFrontendsField(t *testing.T) {
 		// The API server numbers a StatefulSet's template volumes after one per claim template.
 		{sts, "spec.template.spec.volumes[" + idx(len(sts.Spec.VolumeClaimTemplates)+len(pod.Volumes)-1) + "].emptyDir", "spec.pod.volumes[0].emptyDir"},
 		{sts, "spec.template.spec.volumes[" + idx(len(pod.Volumes)-1) + "]", ""},
-		{sts, c + ".volumeMounts[1].name", "spec.pod.volumeMounts[0].name"},
+		{sts, c + ".volumeMounts[" + idx(opMounts) + "].name", "spec.pod.volumeMounts[0].name"},
+		{sts, c + ".volumeMounts[" + idx(opMounts-1) + "].name", ""},
 		{sts, c + ".livenessProbe.httpGet.port", "spec.probes.liveness.httpGet.port"},
 		{sts, "spec.template.spec.containers[" + idx(proxyIdx) + "].resources.limits", "spec.fireEdgeProxy.resources.limits"},
 		{sts, "spec.template.spec.affinity.nodeAffinity", "spec.pod.affinity.nodeAffinity"},

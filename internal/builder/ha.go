@@ -41,6 +41,15 @@ func HighAvailability(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) bool
 	return ptr.Deref(fe.Spec.Replicas, 1) > 1 || in.Raft.Formed
 }
 
+// UsesStartWrapper reports whether the frontend container runs the start wrapper
+// (StartWrapper) before the image's entry point: in a Raft zone, and on MySQL, where the
+// seed image's entry point takes every start for a first boot and oned would lose its
+// keys at each restart (serverKeys). The operator keeps the keys of such a frontend in
+// its Keys Secret. SQLite needs neither: the entry point sees its database.
+func UsesStartWrapper(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) bool {
+	return HighAvailability(fe, in) || DatabaseBackend(fe) != opennebulav1alpha1.DatabaseSQLite
+}
+
 // statefulSetReplicas is the number of frontend pods: the user's, or in a zone the
 // membership plan's (servers join and leave one at a time).
 func statefulSetReplicas(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) int32 {
@@ -93,12 +102,12 @@ func RaftServersConfigMap(fe *opennebulav1alpha1.OpenNebulaFrontend, ids map[str
 	}
 }
 
-// RaftKeysSecret is the zone's keys (RaftKeysDir): oneKey, the first server's one_key as
+// KeysSecret is the zone's keys (KeysDir): oneKey, the first server's one_key as
 // read from it when the zone is formed (what its database was encrypted with stays
 // readable), with FireEdge's key and serveradmin's secret made now. The operator creates
 // it once, before the first server joins its own zone, and never changes it: every server
 // of the zone runs with these keys.
-func RaftKeysSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, oneKey string) (*corev1.Secret, error) {
+func KeysSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, oneKey string) (*corev1.Secret, error) {
 	data := map[string][]byte{OneKeyKey: []byte(oneKey)}
 	for _, key := range []string{FireEdgeKeyKey, ServerAdminKey} {
 		p, err := secrets.Password()
@@ -107,7 +116,7 @@ func RaftKeysSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, oneKey string) (*
 		}
 		data[key] = p
 	}
-	secret := operatorSecret(fe, NamesFor(fe.Name).RaftKeys, corev1.SecretTypeOpaque)
+	secret := operatorSecret(fe, NamesFor(fe.Name).Keys, corev1.SecretTypeOpaque)
 	secret.Data = data
 	return secret, nil
 }

@@ -43,8 +43,16 @@ func TestAZoneOfOneStaysAZone(t *testing.T) {
 	if _, ok := ConfigMap(fe, zone).Data[StartWrapperKey]; !ok {
 		t.Error("the ConfigMap carries the start wrapper")
 	}
-	if _, ok := ConfigMap(fe, solo).Data[StartWrapperKey]; ok {
-		t.Error("a solo frontend's ConfigMap is unchanged")
+	sqlite := fe.DeepCopy()
+	sqlite.Spec.Database.Backend = opennebulav1alpha1.DatabaseSQLite
+	if _, ok := ConfigMap(sqlite, solo).Data[StartWrapperKey]; ok || UsesStartWrapper(sqlite, solo) {
+		t.Error("a solo frontend on SQLite runs the image's entry point as it is")
+	}
+	if c := StatefulSet(fe, Options{}, solo).Spec.Template.Spec.Containers[0]; !UsesStartWrapper(fe, solo) || len(c.Command) != 2 {
+		t.Errorf("a solo frontend on MySQL starts through the wrapper (its keys): %v", c.Command)
+	}
+	if c := StatefulSet(sqlite, Options{}, solo).Spec.Template.Spec.Containers[0]; c.Command != nil || c.Args != nil {
+		t.Errorf("a solo frontend on SQLite keeps the image's entry point and command: %v %v", c.Command, c.Args)
 	}
 	for _, o := range Build(fe, Options{}, zone) {
 		if _, ok := o.(*policyv1.PodDisruptionBudget); ok {
@@ -169,14 +177,14 @@ func TestServerDatabaseAgreesWithThePods(t *testing.T) {
 
 // The zone's keys: the first server's one_key as given, FireEdge's key and serveradmin's
 // secret made anew each time (the operator creates the Secret once and keeps it).
-func TestRaftKeysSecret(t *testing.T) {
+func TestKeysSecret(t *testing.T) {
 	fe := frontend()
-	a, err := RaftKeysSecret(fe, "captured-one-key")
+	a, err := KeysSecret(fe, "captured-one-key")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := RaftKeysSecret(fe, "captured-one-key")
-	if a.Name != NamesFor(fe.Name).RaftKeys || a.Labels[LabelWatch] != ValueWatch || string(a.Data[OneKeyKey]) != "captured-one-key" {
+	b, _ := KeysSecret(fe, "captured-one-key")
+	if a.Name != NamesFor(fe.Name).Keys || a.Labels[LabelWatch] != ValueWatch || string(a.Data[OneKeyKey]) != "captured-one-key" {
 		t.Fatalf("keys Secret %s labels %v one_key %q", a.Name, a.Labels, a.Data[OneKeyKey])
 	}
 	for _, k := range []string{FireEdgeKeyKey, ServerAdminKey} {

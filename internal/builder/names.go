@@ -41,9 +41,10 @@ type Names struct {
 	// RaftServers is the ConfigMap where the operator records each server's Raft ID (a
 	// key per pod name) and the pods read it at start.
 	RaftServers string
-	// RaftKeys is the Secret of the keys every server of a zone runs with (one_key,
-	// fireedge_key, serveradmin's secret), made once when the zone is formed.
-	RaftKeys string
+	// Keys is the Secret of the keys a frontend on MySQL runs with (one_key, fireedge_key,
+	// serveradmin's secret), every server of a zone the same: made once, from the first
+	// server's one_key, after its first start.
+	Keys string
 	// PodDisruptionBudget keeps a Raft zone's quorum through voluntary disruptions.
 	PodDisruptionBudget string
 }
@@ -62,7 +63,7 @@ func NamesFor(frontend string) Names {
 		SSHSecret:       fit(frontend, "-ssh", maxDNSLabel),
 		MariaDB:         fit(frontend, "-mariadb", maxStatefulSetName),
 		RaftServers:     fit(frontend, "-raft-servers", maxDNSLabel),
-		RaftKeys:        fit(frontend, "-raft-keys", maxDNSLabel),
+		Keys:            fit(frontend, "-keys", maxDNSLabel),
 		// Only the frontend's pods are disrupted with care: the budget is the frontend's.
 		PodDisruptionBudget: fit(frontend, "", maxDNSLabel),
 	}

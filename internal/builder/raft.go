@@ -30,10 +30,10 @@ const (
 	// RaftServersDir is where the pod reads the server IDs: one file per pod name, holding
 	// the ID oned gave that server (one.zone.info, read back by NAME).
 	RaftServersDir = "/etc/opennebula-raft-servers"
-	// RaftKeysDir is where the pod reads the zone's keys (the RaftKeys Secret): one key
-	// per file.
-	RaftKeysDir = "/etc/opennebula-raft-keys"
-	// The keys of the RaftKeys Secret: the first server's one_key (oned encrypts
+	// KeysDir is where the pod reads the frontend's keys (the Keys Secret): one key per
+	// file.
+	KeysDir = "/etc/opennebula-keys"
+	// The keys of the Keys Secret: the first server's one_key (oned encrypts
 	// ENCRYPTED_ATTR values with it: the replicated database is readable only with it),
 	// FireEdge's key, and the secret of serveradmin, whose login OneFlow, OneGate and
 	// FireEdge make from var/.one/*_auth (internal/oned/serveradmin.go).
@@ -117,16 +117,16 @@ RAFT = [
 //
 // The wrapper then runs the image's entry point (its first argument) with, as the
 // command, itself again with --after-entrypoint: that second stage puts the server's
-// var/.one in order (the entry point rewrites it, see zoneKeys), then runs the image's
+// var/.one in order (the entry point rewrites it, see serverKeys), then runs the image's
 // command.
 func StartWrapper() string {
 	return `#!/bin/sh
 # Start wrapper of an OpenNebula frontend server, written by opennebula-operator.
 set -eu
-` + zoneKeys + `
+` + serverKeys + `
 if [ "${1:-}" = --after-entrypoint ]; then
   shift
-  zone_keys
+  server_keys
   exec "$@"
 fi
 
@@ -191,37 +191,44 @@ exec "$entrypoint" sh "$0" --after-entrypoint "$@"
 `
 }
 
-// zoneKeys is the wrapper's second stage, run after the image's entry point and before
-// oned starts: every server of a zone runs with the zone's keys (RaftKeysDir), whatever
-// its volume held. The seed image's entry point (docker/entrypoint.sh of the seed chart)
-// finds no SQLite database on MySQL, takes every start for a first boot, removes
-// var/.one's one_key, fireedge_key and auth files, and writes oneflow_auth and
-// onegate_auth as "serveradmin:$ONEADMIN_PASSWORD". So:
-//   - a server of the zone (an ID recorded) gets one_key, fireedge_key and the four service
-//     auth files from the zone's keys; it waits for them while the Secret's volume is
-//     still empty;
-//   - a solo server (the zone not formed yet) keeps what it has, except service auth
+// serverKeys is the wrapper's second stage, run after the image's entry point and before
+// oned starts: a frontend on MySQL runs with its keys (KeysDir), whatever its volume
+// held. The seed image's entry point (docker/entrypoint.sh of the seed chart) finds no
+// SQLite database on MySQL, takes every start for a first boot, removes var/.one's
+// one_key, fireedge_key and auth files, and writes oneflow_auth and onegate_auth as
+// "serveradmin:$ONEADMIN_PASSWORD". Left so, oned would make a new one_key at each
+// restart (OpenNebulaTemplate::load_key, src/template/OpenNebulaTemplate.cc), leaving what
+// it encrypted unreadable, and the services would log in with a password serveradmin
+// does not have. So:
+//   - once the operator has kept the keys (after the first server's first start, see
+//     internal/raft ShareKeys), every server gets one_key, fireedge_key and the four
+//     service auth files from them;
+//   - a server of a zone (an ID recorded) waits for them while the Secret's volume is
+//     still empty: it must never run with keys of its own;
+//   - a solo server before that (its first start) keeps what it has, except service auth
 //     files holding exactly the entry point's text: oned refuses to bootstrap a database
 //     while any auth file exists (UserPool::UserPool, src/um/UserPool.cc), and that text
 //     matches no password oned made.
 //
 // The wrapper runs as root in the pod (the image's entry point needs it) and hands the
 // files to oneadmin, who runs oned.
-var zoneKeys = `zone_keys() {
-  keys=${RAFT_KEYS_DIR:-` + RaftKeysDir + `}
+var serverKeys = `server_keys() {
+  keys=${KEYS_DIR:-` + KeysDir + `}
   one=${ONE_LOCATION:+$ONE_LOCATION/var}
   one=${one:-/var/lib/one}/.one
   auth="sunstone_auth onegate_auth oneflow_auth oneform_auth"
   mkdir -p "$one"
-  if [ "${RAFT_SERVER_ID:--1}" -lt 0 ]; then
+  kept() { [ -s "$keys/` + OneKeyKey + `" ] && [ -s "$keys/` + FireEdgeKeyKey + `" ] && [ -s "$keys/` + ServerAdminKey + `" ]; }
+  if ! kept && [ "${RAFT_SERVER_ID:--1}" -lt 0 ]; then
     for f in $auth; do
       if [ -f "$one/$f" ] && [ "$(cat "$one/$f")" = "serveradmin:${ONEADMIN_PASSWORD:-}" ]; then
         rm -f "$one/$f"
       fi
     done
+    echo "start-oned: no keys kept yet: oned keeps or makes its own"
     return 0
   fi
-  until [ -s "$keys/` + OneKeyKey + `" ] && [ -s "$keys/` + FireEdgeKeyKey + `" ] && [ -s "$keys/` + ServerAdminKey + `" ]; do
+  until kept; do
     echo "start-oned: waiting for the zone's keys in $keys"
     sleep 2
   done
@@ -237,7 +244,7 @@ var zoneKeys = `zone_keys() {
       chown ` + oneadminIDs + ` "$one/$f"
     fi
   done
-  echo "start-oned: var/.one holds the zone's keys"
+  echo "start-oned: var/.one holds the frontend's keys"
 }
 `
 

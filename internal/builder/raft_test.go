@@ -32,7 +32,7 @@ func wrapperDir(t *testing.T) (dir, conf, servers, supervisor string) {
 	if err := os.MkdirAll(servers, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The zone's keys, as the RaftKeys Secret's volume holds them once the zone is formed.
+	// The zone's keys, as the Keys Secret's volume holds them once the zone is formed.
 	for key, value := range testKeys {
 		copyContent(t, filepath.Join(dir, "keys", key), value)
 	}
@@ -72,7 +72,7 @@ func runWrapper(dir, conf, servers, supervisor, pod string, args ...string) *exe
 	}
 	cmd := exec.Command("sh", append([]string{filepath.Join(dir, StartWrapperKey), testEntrypoint}, args...)...)
 	cmd.Env = append(os.Environ(), "ONED_CONF="+conf, "RAFT_SERVERS_DIR="+servers, "POD_NAME="+pod, "SUPERVISOR_CONF_DIR="+supervisor,
-		"ONE_LOCATION="+dir, "RAFT_KEYS_DIR="+filepath.Join(dir, "keys"), "ONEADMIN_PASSWORD="+testAdminPassword)
+		"ONE_LOCATION="+dir, "KEYS_DIR="+filepath.Join(dir, "keys"), "ONEADMIN_PASSWORD="+testAdminPassword)
 	return cmd
 }
 
@@ -176,10 +176,27 @@ func TestStartWrapperRefusesABadID(t *testing.T) {
 func TestStartWrapperGivesAZoneServerTheZonesKeys(t *testing.T) {
 	dir, conf, servers, supervisor := wrapperDir(t)
 	copyContent(t, filepath.Join(servers, "one-1"), "3")
+	startsWithTheKeys(t, dir, conf, servers, supervisor, "one-1")
+}
+
+// A solo frontend on MySQL restarts with the keys the operator kept after its first
+// start: the image's entry point removed them from var/.one.
+func TestStartWrapperGivesASoloServerItsKeptKeys(t *testing.T) {
+	dir, conf, servers, supervisor := wrapperDir(t)
+	startsWithTheKeys(t, dir, conf, servers, supervisor, "one-0")
+	if b, _ := os.ReadFile(conf); !strings.Contains(string(b), "SERVER_ID        = -1,") {
+		t.Errorf("the server still runs solo:\n%s", b)
+	}
+}
+
+// startsWithTheKeys runs the wrapper for pod over a var/.one of its own and checks that
+// oned would start with the kept keys.
+func startsWithTheKeys(t *testing.T, dir, conf, servers, supervisor, pod string) {
+	t.Helper()
 	one := filepath.Join(dir, "var", ".one")
 	copyContent(t, filepath.Join(one, "one_key"), "a-key-of-its-own")
 	copyContent(t, filepath.Join(one, "sunstone_auth"), "serveradmin:stale\n")
-	out, err := runWrapper(dir, conf, servers, supervisor, "one-1").CombinedOutput()
+	out, err := runWrapper(dir, conf, servers, supervisor, pod).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrapper: %v: %s", err, out)
 	}
@@ -254,6 +271,10 @@ func waitsFor(t *testing.T, cmd *exec.Cmd, what string, release func()) string {
 // over them); an auth file oned wrote stays.
 func TestStartWrapperLetsASoloServerBootstrap(t *testing.T) {
 	dir, conf, servers, supervisor := wrapperDir(t)
+	// Its first start: the operator keeps the keys once oned runs.
+	if err := os.RemoveAll(filepath.Join(dir, "keys")); err != nil {
+		t.Fatal(err)
+	}
 	one := filepath.Join(dir, "var", ".one")
 	copyContent(t, filepath.Join(one, "oneform_auth"), "serveradmin:made-by-oned\n")
 	out, err := runWrapper(dir, conf, servers, supervisor, "one-0").CombinedOutput()

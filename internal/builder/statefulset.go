@@ -31,7 +31,7 @@ const (
 	configVolume = "config"
 	// raftServersVolume mounts the recorded Raft server IDs at RaftServersDir.
 	raftServersVolume = "raft-servers"
-	raftKeysVolume    = "raft-keys"
+	keysVolume        = "keys"
 	sshKeysVolume     = "ssh-keys"
 	sshKeysMount      = "/etc/opennebula-ssh-keys"
 )
@@ -133,13 +133,16 @@ func frontendVolumes(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []cor
 			SecretName: SSHKeySecretName(fe), DefaultMode: new(int32(0o400)),
 		}}},
 	}
-	if HighAvailability(fe, in) {
+	if UsesStartWrapper(fe, in) {
 		config.DefaultMode = new(int32(0o555))
+		vols = append(vols, corev1.Volume{Name: keysVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			// Optional: the first server starts before its keys are kept.
+			SecretName: names.Keys, Optional: new(true), DefaultMode: new(int32(0o400)),
+		}}})
+	}
+	if HighAvailability(fe, in) {
 		vols = append(vols, corev1.Volume{Name: raftServersVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: names.RaftServers}, Optional: new(true),
-		}}}, corev1.Volume{Name: raftKeysVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			// Optional too: the first server runs solo before the zone's keys are made.
-			SecretName: names.RaftKeys, Optional: new(true), DefaultMode: new(int32(0o400)),
 		}}})
 	}
 	return vols
@@ -180,12 +183,17 @@ func frontendContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, 
 	env = append(env, databaseEnv(fe, in)...)
 	mounts := []corev1.VolumeMount{dataMount(fe)}
 	var command, args []string
-	if HighAvailability(fe, in) {
+	if UsesStartWrapper(fe, in) {
 		// The start wrapper gives oned its Raft ID and settings, then runs the image's
-		// entry point with the image's command (docs/opennebula.md, the image contract).
+		// entry point with, as its command, the wrapper's second stage (the keys), which
+		// runs the image's command (docs/opennebula.md, the image contract).
 		command = []string{"sh", configMountDir + "/" + StartWrapperKey}
 		args = append([]string{ImageEntrypoint}, ImageCommand...)
-		mounts = append(append(mounts, raftMounts()...), corev1.VolumeMount{Name: raftKeysVolume, MountPath: RaftKeysDir, ReadOnly: true})
+		mounts = append(mounts, corev1.VolumeMount{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
+			corev1.VolumeMount{Name: keysVolume, MountPath: KeysDir, ReadOnly: true})
+	}
+	if HighAvailability(fe, in) {
+		mounts = append(mounts, raftServersMount)
 	}
 	probes := fe.Spec.Probes
 	return corev1.Container{
@@ -246,13 +254,13 @@ func fieldEnv(name, path string) corev1.EnvVar {
 	}}
 }
 
-// raftMounts are what a zone's containers read: the ConfigMap's scripts and the recorded
-// server IDs.
+// raftServersMount is where a zone's containers read the recorded server IDs.
+var raftServersMount = corev1.VolumeMount{Name: raftServersVolume, MountPath: RaftServersDir, ReadOnly: true}
+
+// raftMounts are what a zone's seed init container reads: the ConfigMap's scripts and
+// the recorded server IDs.
 func raftMounts() []corev1.VolumeMount {
-	return []corev1.VolumeMount{
-		{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
-		{Name: raftServersVolume, MountPath: RaftServersDir, ReadOnly: true},
-	}
+	return []corev1.VolumeMount{{Name: configVolume, MountPath: configMountDir, ReadOnly: true}, raftServersMount}
 }
 
 // advertisedHostname is what oned's HOSTNAME defaults to: the pod's stable name for a solo

@@ -71,11 +71,9 @@ func TestSecretChangesRollThePod(t *testing.T) {
 	// An unlabelled Secret is not watched: its change is read at the next reconcile
 	// (any change to the frontend, or SecretRecheck).
 	update(token, "t", "2")
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Annotations = map[string]string{"example.org/touch": "1"}
-		g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	next("a new value in an unwatched Secret rolls the pod at the next reconcile")
 
 	// The user's Secrets are read, never written.
@@ -127,12 +125,10 @@ func TestVolumeGrowth(t *testing.T) {
 	pvc := bindClaim(t, ns, "data-one-0", sc.Name, "10Gi")
 	original := get(Default, ns, "one", &appsv1.StatefulSet{})
 
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Spec.Persistence.Size = new(resource.MustParse("30Gi"))
 		fe.Spec.Ingress.Enabled = true
-		g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	Eventually(func(g Gomega) {
 		d := degraded(g, ns)
 		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonVolumeExpansionNotSupported))

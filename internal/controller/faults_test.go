@@ -199,16 +199,13 @@ func TestEditStormIsAbsorbed(t *testing.T) {
 func TestFailedApplyKeepsReady(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	ctx := context.Background()
 	createFrontend(t, ns, "one")
 	makeReady(ns)
 	holdNodePort(ns, 30998)
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Spec.Service.Type = corev1.ServiceTypeNodePort
 		fe.Spec.Service.NodePorts = map[string]int32{builder.PortOned: 30998}
-		g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	Eventually(func(g Gomega) {
 		d := degraded(g, ns)
 		g.Expect(d.Reason).To(Equal(opennebulav1alpha1.ReasonInvalidSpec))

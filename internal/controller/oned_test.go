@@ -72,11 +72,9 @@ func TestOnedReachableCallsOned(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
 		StringData: map[string]string{"pw": onedtest.Password},
 	})).To(Succeed())
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "pw"}
-		g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 		c := condition(g, fe, opennebulav1alpha1.ConditionOnedReachable)

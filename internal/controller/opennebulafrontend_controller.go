@@ -161,6 +161,7 @@ var phases = []phase{
 	{name: "observe StatefulSet", run: (*OpenNebulaFrontendReconciler).observeStatefulSet, always: true},
 	{name: "observe growth", run: (*OpenNebulaFrontendReconciler).observeGrowth},
 	{name: "check reachability", run: (*OpenNebulaFrontendReconciler).checkReachability, always: true},
+	{name: "keep keys", run: (*OpenNebulaFrontendReconciler).keepKeys, writes: true},
 }
 
 // Reconcile brings one frontend's children to their desired state and updates its status.

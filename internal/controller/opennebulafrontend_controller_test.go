@@ -267,12 +267,10 @@ func TestSpecChangesReachTheChildren(t *testing.T) {
 	createFrontend(t, ns, "one")
 	Eventually(func(g Gomega) { get(g, ns, "one", &appsv1.StatefulSet{}) }, timeout, poll).Should(Succeed())
 
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Spec.Image = "registry.test/opennebula:7.2.1"
 		fe.Spec.Service.Type = corev1.ServiceTypeNodePort
-		g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	Eventually(func(g Gomega) {
 		sts := get(g, ns, "one", &appsv1.StatefulSet{})
 		g.Expect(sts.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.test/opennebula:7.2.1"))
@@ -284,11 +282,9 @@ func TestSpecChangesReachTheChildren(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 
 	// Back to ClusterIP: the allocated node ports must go with the type.
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Spec.Service.Type = corev1.ServiceTypeClusterIP
-		g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	Eventually(func(g Gomega) {
 		svc := get(g, ns, "one", &corev1.Service{})
 		g.Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
@@ -377,4 +373,14 @@ func TestForeignObjectIsNotTakenOver(t *testing.T) {
 	Expect(svc.Spec.Ports).To(HaveLen(1))
 	Expect(svc.OwnerReferences).To(BeEmpty())
 	Expect(svc.Labels).To(BeEmpty())
+}
+
+// editFrontend changes the spec of the frontend "one", retrying on conflicts with the
+// operator's own writes.
+func editFrontend(ns string, edit func(fe *opennebulav1alpha1.OpenNebulaFrontend)) {
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		edit(fe)
+		g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
 }

@@ -448,6 +448,12 @@ func (k *kubeRuntime) Restart(ctx context.Context, server string) error {
 	if pod == nil {
 		return nil
 	}
+	return k.restartPod(ctx, pod)
+}
+
+// restartPod deletes pod, only if it is still the one seen: its StatefulSet makes it
+// again.
+func (k *kubeRuntime) restartPod(ctx context.Context, pod *corev1.Pod) error {
 	err := k.r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil
@@ -455,11 +461,11 @@ func (k *kubeRuntime) Restart(ctx context.Context, server string) error {
 	return err
 }
 
-// ShareKeys implements raft.Runtime: the zone's keys Secret is created once, owned by the
+// ShareKeys implements raft.Runtime: the Keys Secret is created once, owned by the
 // frontend only when its secretRetentionPolicy is Delete (as the generated Secrets are),
 // and never changed: an existing one is reused, whatever oneKey says.
 func (k *kubeRuntime) ShareKeys(ctx context.Context, oneKey string) (string, error) {
-	keys, err := builder.RaftKeysSecret(k.fe, oneKey)
+	keys, err := builder.KeysSecret(k.fe, oneKey)
 	if err != nil {
 		return "", err
 	}
@@ -481,7 +487,7 @@ func (k *kubeRuntime) ShareKeys(ctx context.Context, oneKey string) (string, err
 		}
 	}
 	if keys.Annotations[builder.AnnotationFrontendOf] != k.fe.Name {
-		return "", fmt.Errorf("secret %s exists and was not made for this frontend: the zone's keys cannot be kept there", keys.Name)
+		return "", fmt.Errorf("secret %s exists and was not made for this frontend: its keys cannot be kept there", keys.Name)
 	}
 	secret := keys.Data[builder.ServerAdminKey]
 	if len(secret) == 0 {

@@ -100,15 +100,18 @@ func (k *fakeKubelet) sync(g Gomega) {
 			g.Expect(err).NotTo(HaveOccurred())
 		}
 		id, recorded := ids[name]
-		if recorded && !srv.Running() {
-			// The start wrapper gives a server of the zone the zone's keys, and waits for
-			// them while the Secret is missing.
+		starting := !srv.Running()
+		if starting {
+			// The start wrapper gives the server the kept keys; a server of the zone waits
+			// for them while the Secret is missing.
 			keys := &corev1.Secret{}
-			if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: names.RaftKeys}, keys); err != nil {
+			switch err := k8sClient.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: names.Keys}, keys); {
+			case err == nil:
+				srv.UseOneKey(string(keys.Data[builder.OneKeyKey]))
+			case recorded:
 				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%v", err)
 				continue
 			}
-			srv.UseOneKey(string(keys.Data[builder.OneKeyKey]))
 		}
 		seed := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
 		prev := initContainerState(pod, seedInitContainer)
@@ -134,6 +137,10 @@ func (k *fakeKubelet) sync(g Gomega) {
 			srv.StartAs(k.t, -1)
 		}
 		pod.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: seedInitContainer, State: seed}}
+		if starting && srv.Running() {
+			pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: builder.ContainerName,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+		}
 		g.Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
 	}
 }
@@ -196,7 +203,7 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 
 	// The zone runs with the first server's one_key and a serveradmin secret, kept in a
 	// Secret made once: every server lets the services' login in.
-	keys := get(Default, ns, builder.NamesFor("one").RaftKeys, &corev1.Secret{})
+	keys := get(Default, ns, builder.NamesFor("one").Keys, &corev1.Secret{})
 	Expect(keys.Annotations).To(HaveKeyWithValue(builder.AnnotationFrontendOf, "one"))
 	Expect(keys.Labels).To(HaveKeyWithValue(builder.LabelWatch, builder.ValueWatch))
 	oneKey, err := kubelet.servers["one-1"].Client(t).OneKey(context.Background())
@@ -387,11 +394,9 @@ func TestRaftZoneRollsFollowersFirst(t *testing.T) {
 		g.Expect(get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{}).Status.Version).To(Equal(onedtest.Version))
 	}, timeout, poll).Should(Succeed())
 	image := get(Default, ns, "one", &appsv1.StatefulSet{}).Spec.Template.Spec.Containers[0].Image
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Spec.Image = "registry.test/opennebula:7.4.0"
-		g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	Eventually(func(g Gomega) {
 		kubelet.sync(g)
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
@@ -410,11 +415,9 @@ func TestRaftZoneScales(t *testing.T) {
 	kubelet.waitZone("one-0", "one-1", "one-2")
 
 	scale := func(n int32) {
-		Eventually(func(g Gomega) {
-			fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 			fe.Spec.Replicas = new(n)
-			g.Expect(k8sClient.Update(context.Background(), fe)).To(Succeed())
-		}, timeout, poll).Should(Succeed())
+		})
 	}
 	scale(5)
 	kubelet.waitZone("one-0", "one-1", "one-2", "one-3", "one-4")

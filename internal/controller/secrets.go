@@ -52,7 +52,17 @@ func (r *OpenNebulaFrontendReconciler) ensureGeneratedSecrets(ctx context.Contex
 			return err
 		}
 	}
-	return nil
+	// The kept keys (made once oned runs, kubeRuntime.ShareKeys) follow the policy too.
+	keys := &corev1.Secret{}
+	switch err := r.applier.Get(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: builder.NamesFor(fe.Name).Keys}, keys); {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	case keys.Annotations[builder.AnnotationFrontendOf] != fe.Name:
+		return nil // not ours: ShareKeys reports it when it needs the name
+	}
+	return r.alignSecretMetadata(ctx, fe, keys, owned)
 }
 
 // createGeneratedSecret generates and creates one Secret, unless the volume its values

@@ -199,11 +199,9 @@ func TestGeneratedSecrets(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 
 	// secretRetentionPolicy Delete: the frontend owns them, so they go with it.
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Spec.SecretRetentionPolicy = opennebulav1alpha1.SecretRetentionDelete
-		g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	Eventually(func(g Gomega) {
 		for _, name := range []string{"one-oneadmin", "one-mariadb", "one-ssh"} {
 			s := get(g, ns, name, &corev1.Secret{})
@@ -355,13 +353,13 @@ spec:
 		}
 		g.Expect(sshd).NotTo(BeNil())
 		g.Expect(sshd.Image).To(Equal("registry.example.org/opennebula-sshd:7.2.0"))
-		var keysVolume string
+		var sshKeys string
 		for _, v := range pod.Volumes {
-			if v.Secret != nil {
-				keysVolume = v.Secret.SecretName
+			if v.Name == "ssh-keys" {
+				sshKeys = v.Secret.SecretName
 			}
 		}
-		g.Expect(keysVolume).To(Equal("keys"))
+		g.Expect(sshKeys).To(Equal("keys"))
 
 		svc := get(g, ns, "prod", &corev1.Service{})
 		g.Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeLoadBalancer))
@@ -464,7 +462,6 @@ func TestPauseStopsWritesAndResumes(t *testing.T) {
 func TestUpgradeRollsOutAndDowngradeIsRefused(t *testing.T) {
 	RegisterTestingT(t)
 	ns := newNamespace(t)
-	ctx := context.Background()
 	createFrontend(t, ns, "one")
 	Eventually(func(g Gomega) { setStatefulSetReady(g, ns, 1) }, timeout, poll).Should(Succeed())
 	versions := func(g Gomega) (string, string) {
@@ -477,11 +474,9 @@ func TestUpgradeRollsOutAndDowngradeIsRefused(t *testing.T) {
 		g.Expect(target).To(Equal("7.2.0"))
 	}, timeout, poll).Should(Succeed())
 	setImage := func(image string) {
-		Eventually(func(g Gomega) {
-			fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 			fe.Spec.Image = image
-			g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
-		}, timeout, poll).Should(Succeed())
+		})
 	}
 	stsImage := func(g Gomega) string {
 		return get(g, ns, "one", &appsv1.StatefulSet{}).Spec.Template.Spec.Containers[0].Image
@@ -507,10 +502,8 @@ func TestUpgradeRollsOutAndDowngradeIsRefused(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 	Consistently(stsImage, "1s", poll).Should(Equal("registry.test/opennebula:7.4.0"))
 
-	Eventually(func(g Gomega) {
-		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+	editFrontend(ns, func(fe *opennebulav1alpha1.OpenNebulaFrontend) {
 		fe.Annotations = map[string]string{opennebulav1alpha1.AnnotationAllowDowngrade: "true"}
-		g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	})
 	Eventually(stsImage, timeout, poll).Should(Equal("registry.test/opennebula:7.2.0"))
 }

@@ -22,7 +22,7 @@ type Runtime interface {
 	// Reseeded clears server's Reseeded report once the leader was told: one reset per
 	// reseed.
 	Reseeded(ctx context.Context, server string) error
-	// ShareKeys keeps the keys every server of the zone runs with where the pods read
+	// ShareKeys keeps the keys every server of the frontend runs with where the pods read
 	// them at start: oneKey, the first server's one_key, with a FireEdge key and a
 	// serveradmin secret made once. Keys kept already are never replaced (oneKey is then
 	// ignored). It returns the serveradmin secret.
@@ -54,7 +54,7 @@ func Execute(ctx context.Context, p Plan, v View, clients Clients, rt Runtime) e
 		if s.Action == AddSelf {
 			// The solo server is asked itself, and shares its keys first.
 			if c, err = clients(s.Server); err == nil {
-				err = shareKeys(ctx, c, rt)
+				err = ShareKeys(ctx, c, rt)
 			}
 		} else {
 			c, err = leader()
@@ -96,15 +96,17 @@ func Execute(ctx context.Context, p Plan, v View, clients Clients, rt Runtime) e
 	return fmt.Errorf("unknown action %q", s.Action)
 }
 
-// shareKeys gives the zone the first server's keys before it joins its own zone, so that
-// every server that joins later, and the first one from its restart on, runs with them
-// (OpenNebula's HA guide copies var/.one to every server): its one_key, read with
-// one.system.config, is kept with a FireEdge key and a serveradmin secret; serveradmin's
-// password becomes the one the services' auth files will hold (one.user.passwd, which
-// the zone replicates). Between this and the restart that follows the first server's
-// services, still started with the auth files oned made, cannot log in: a few seconds.
-// Done again when the addserver after it failed: the kept keys are reused.
-func shareKeys(ctx context.Context, c *oned.Client, rt Runtime) error {
+// ShareKeys keeps a frontend's keys, read from its first server while it runs: its
+// one_key, read with one.system.config, is kept with a FireEdge key and a serveradmin
+// secret (rt.ShareKeys); serveradmin's password becomes the one the services' auth files
+// will hold (one.user.passwd, which a zone replicates). The servers then run with them
+// from their next start (builder.StartWrapper): a zone's first server before it joins
+// its own zone, so that every server that joins later has them too (OpenNebula's HA
+// guide copies var/.one to every server); a solo frontend on MySQL, whose image's entry
+// point would otherwise lose them at each restart. Between this and that restart the
+// server's services, still started with the auth files oned made, cannot log in: a few
+// seconds. Done again when what follows failed: the kept keys are reused.
+func ShareKeys(ctx context.Context, c *oned.Client, rt Runtime) error {
 	oneKey, err := c.OneKey(ctx)
 	if err == nil {
 		var secret string
@@ -113,7 +115,7 @@ func shareKeys(ctx context.Context, c *oned.Client, rt Runtime) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("sharing the first server's keys with the zone: %w", err)
+		return fmt.Errorf("keeping the first server's keys: %w", err)
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ type cluster struct {
 	b                            backend
 	dir                          string
 	files, servers, hookLog, bin string
-	// keys holds the zone's keys as the RaftKeys Secret's volume does (ShareKeys).
+	// keys holds the zone's keys as the Keys Secret's volume does (ShareKeys).
 	keys     string
 	pods     []*pod
 	replicas int
@@ -635,23 +635,30 @@ func failover(t *testing.T, c *cluster, v raft.View, soloKey string) {
 // let in by each server of the zone of three, each checking it against its own database.
 func serverAdminEverywhere(t *testing.T, c *cluster) {
 	t.Helper()
-	secret := c.sharedKey(builder.ServerAdminKey)
 	for i := range 3 {
-		eventually(t, c.b.Within(time.Minute), name(i)+" lets serveradmin in", func() error {
-			creds, err := oned.ServerAdmin(secret, time.Now().Add(time.Hour))
-			if err != nil {
-				return err
-			}
-			sc, err := oned.New(c.pods[i].srv.Endpoint(), creds, oned.WithTimeout(10*time.Second))
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, err = sc.RaftStatus(ctx)
-			return err
-		})
+		serverAdminLogsIn(t, c, i)
 	}
+}
+
+// serverAdminLogsIn: pod i's server lets in the services' serveradmin login made from
+// the kept secret.
+func serverAdminLogsIn(t *testing.T, c *cluster, i int) {
+	t.Helper()
+	secret := c.sharedKey(builder.ServerAdminKey)
+	eventually(t, c.b.Within(time.Minute), name(i)+" lets serveradmin in", func() error {
+		creds, err := oned.ServerAdmin(secret, time.Now().Add(time.Hour))
+		if err != nil {
+			return err
+		}
+		sc, err := oned.New(c.pods[i].srv.Endpoint(), creds, oned.WithTimeout(10*time.Second))
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err = sc.RaftStatus(ctx)
+		return err
+	})
 }
 
 func eventually(t *testing.T, within time.Duration, what string, check func() error) {

@@ -4,6 +4,7 @@ package raft_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,9 +14,12 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/oned"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned/onedproc"
+	"github.com/opennebula-operator/opennebula-operator/internal/raft"
 )
 
 // TestRealOnedMariaDBZoneLifecycle runs the zone lifecycle on real oned 7.2 with a MariaDB
@@ -24,6 +28,62 @@ import (
 // serves), as a frontend with the managed MariaDB runs it.
 func TestRealOnedMariaDBZoneLifecycle(t *testing.T) {
 	zoneLifecycle(t, mariadbBackend{realBackend{prefix: onedproc.Prefix(t)}})
+}
+
+// TestRealOnedSoloMariaDBKeepsItsKeys: a frontend of one replica on MariaDB, started as
+// its pod starts it (the start wrapper, then the image's entry point, which takes every
+// start on MySQL for a first boot and removes var/.one's keys). oned bootstraps its
+// database; a restart without kept keys shows what the operator prevents (a new
+// one_key: what oned encrypted is lost); once the operator has kept the keys
+// (raft.ShareKeys, as its "keep keys" phase does) and restarted the server, every restart
+// runs with them: the same one_key, var/.one holding them, the services' serveradmin
+// login let in.
+func TestRealOnedSoloMariaDBKeepsItsKeys(t *testing.T) {
+	c := newCluster(t, mariadbBackend{realBackend{prefix: onedproc.Prefix(t)}})
+	ctx := context.Background()
+	restart := func() *oned.Client {
+		t.Helper()
+		if err := c.Restart(ctx, name(0)); err != nil {
+			t.Fatal(err)
+		}
+		v := c.converge(1, 2*time.Minute)
+		if st := v.Servers[0].Status; st.State != oned.RaftSolo || len(v.Recorded) != 0 {
+			t.Fatalf("one replica runs solo with nothing recorded, got %s, record %v", st, v.Recorded)
+		}
+		cl, _ := c.clients(name(0))
+		return cl
+	}
+	oneKey := func(cl *oned.Client) string {
+		t.Helper()
+		k, err := cl.OneKey(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+
+	c.converge(1, 2*time.Minute)
+	cl, _ := c.clients(name(0))
+	first := oneKey(cl)
+	if again := oneKey(restart()); again == first {
+		t.Fatalf("without kept keys a restart keeps one_key %q: the image's entry point no longer removes it, and this test shows nothing", first)
+	}
+	cl, _ = c.clients(name(0))
+	kept := oneKey(cl)
+	if err := raft.ShareKeys(ctx, cl, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.sharedKey(builder.OneKeyKey); got != kept {
+		t.Fatalf("kept one_key %q, want the running server's %q", got, kept)
+	}
+	for range 2 {
+		cl = restart()
+		if got := oneKey(cl); got != kept {
+			t.Errorf("after a restart one_key is %q, want the kept %q", got, kept)
+		}
+		keysInVarOne(t, c, 0)
+		serverAdminLogsIn(t, c, 0)
+	}
 }
 
 type mariadbBackend struct{ realBackend }

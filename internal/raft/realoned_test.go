@@ -41,7 +41,7 @@ var imageEntrypoint, _ = filepath.Abs(filepath.Join("..", "builder", "testdata",
 func (s realServer) Start(t *testing.T, c *cluster) {
 	s.StartWrapped(t, []string{"sh", filepath.Join(c.files, builder.StartWrapperKey), imageEntrypoint}, c.servers,
 		"PATH="+c.bin+":"+filepath.Join(s.Dir, "bin")+":"+os.Getenv("PATH"), "HOOK_LOG="+c.hookLog,
-		"RAFT_KEYS_DIR="+c.keys, "ONEADMIN_PASSWORD="+onedproc.Password)
+		"KEYS_DIR="+c.keys, "ONEADMIN_PASSWORD="+onedproc.Password)
 }
 
 // OnedConf is the server's oned.conf, as the start wrapper left it.
@@ -68,18 +68,8 @@ func (realBackend) CheckConfiguration(t *testing.T, c *cluster, v raft.View) {
 	}
 	// Every server's var/.one holds the zone's keys, put there by the start wrapper after
 	// the image's entry point rewrote it.
-	secret := c.sharedKey(builder.ServerAdminKey)
 	for i := range 3 {
-		dir := filepath.Join(c.pods[i].srv.(interface{ OnedConf() string }).OnedConf(), "..", "..", "var", ".one")
-		want := map[string]string{"one_key": c.sharedKey(builder.OneKeyKey), "fireedge_key": c.sharedKey(builder.FireEdgeKeyKey)}
-		for _, f := range []string{"sunstone_auth", "onegate_auth", "oneflow_auth", "oneform_auth"} {
-			want[f] = "serveradmin:" + secret + "\n"
-		}
-		for f, content := range want {
-			if got, err := os.ReadFile(filepath.Join(dir, f)); err != nil || string(got) != content {
-				t.Errorf("%s's var/.one/%s = %q (%v), want %q", name(i), f, got, err, content)
-			}
-		}
+		keysInVarOne(t, c, i)
 	}
 	waitHooks(t, c, func(log string) error {
 		leader := v.Servers[mustLeader(t, v)].Name
@@ -93,6 +83,21 @@ func (realBackend) CheckConfiguration(t *testing.T, c *cluster, v raft.View) {
 		}
 		return nil
 	})
+}
+
+// keysInVarOne checks that pod i's var/.one holds the kept keys.
+func keysInVarOne(t *testing.T, c *cluster, i int) {
+	t.Helper()
+	dir := filepath.Join(c.pods[i].srv.(interface{ OnedConf() string }).OnedConf(), "..", "..", "var", ".one")
+	want := map[string]string{"one_key": c.sharedKey(builder.OneKeyKey), "fireedge_key": c.sharedKey(builder.FireEdgeKeyKey)}
+	for _, f := range []string{"sunstone_auth", "onegate_auth", "oneflow_auth", "oneform_auth"} {
+		want[f] = "serveradmin:" + c.sharedKey(builder.ServerAdminKey) + "\n"
+	}
+	for f, content := range want {
+		if got, err := os.ReadFile(filepath.Join(dir, f)); err != nil || string(got) != content {
+			t.Errorf("%s's var/.one/%s = %q (%v), want %q", name(i), f, got, err, content)
+		}
+	}
 }
 
 func waitHooks(t *testing.T, c *cluster, check func(log string) error) {

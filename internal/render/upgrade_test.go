@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
 var updateBaseline = flag.Bool("update-baseline", false,
@@ -24,6 +27,81 @@ const baselineRelease = "v0.1.0"
 // newSinceBaseline are samples the baseline release could not run (Raft HA: its
 // admission refused more than one replica), so there is nothing they could restart.
 var newSinceBaseline = map[string]bool{"ha-3.yaml": true, "ha-5.yaml": true}
+
+// intendedSinceBaseline are pod template changes made since the baseline release on
+// purpose, each announced in CHANGELOG.md: the test takes each out of what the current
+// builders render before comparing, so that any other change still fails.
+var intendedSinceBaseline = []struct {
+	// changelog is the CHANGELOG.md text that announces the rollout.
+	changelog string
+	// undo takes the change out of a StatefulSet the current builders rendered (now);
+	// was and is index the whole renders, the baseline's and the current one.
+	undo func(now *unstructured.Unstructured, was, is map[string]*unstructured.Unstructured) error
+}{{
+	changelog: "every frontend on MySQL/MariaDB restarts once after the upgrade: its pod now starts through the start wrapper",
+	undo:      withoutStartWrapper,
+}}
+
+// withoutStartWrapper takes the start wrapper out of a frontend on MySQL's pod template:
+// the frontend container's command and arguments and its mounts of the ConfigMap and the
+// Keys Secret, the keys volume and the ConfigMap volume's mode. The pod's inputs hash
+// covers the ConfigMap, which now carries the wrapper's files: it is the baseline's
+// when the ConfigMap's other entries are.
+func withoutStartWrapper(sts *unstructured.Unstructured, was, is map[string]*unstructured.Unstructured) error {
+	spec, _, _ := unstructured.NestedMap(sts.Object, "spec", "template", "spec")
+	containers, _ := spec["containers"].([]any)
+	wrapped := false
+	for _, c := range containers {
+		c := c.(map[string]any)
+		if c["name"] != builder.ContainerName || c["command"] == nil {
+			continue
+		}
+		wrapped = true
+		delete(c, "command")
+		delete(c, "args")
+		var mounts []any
+		for _, m := range c["volumeMounts"].([]any) {
+			if n := m.(map[string]any)["name"]; n != "config" && n != "keys" {
+				mounts = append(mounts, m)
+			}
+		}
+		c["volumeMounts"] = mounts
+	}
+	if !wrapped {
+		return nil
+	}
+	var volumes []any
+	config := ""
+	for _, v := range spec["volumes"].([]any) {
+		v := v.(map[string]any)
+		switch v["name"] {
+		case "keys":
+			continue
+		case "config":
+			delete(v["configMap"].(map[string]any), "defaultMode")
+			config = "ConfigMap " + v["configMap"].(map[string]any)["name"].(string)
+		}
+		volumes = append(volumes, v)
+	}
+	spec["volumes"] = volumes
+	if err := unstructured.SetNestedMap(sts.Object, spec, "spec", "template", "spec"); err != nil {
+		return err
+	}
+	if was[config] == nil || is[config] == nil {
+		return fmt.Errorf("%s is not rendered", config)
+	}
+	before, _, _ := unstructured.NestedStringMap(was[config].Object, "data")
+	after, _, _ := unstructured.NestedStringMap(is[config].Object, "data")
+	for key := range builder.RaftFiles() {
+		delete(after, key)
+	}
+	if !reflect.DeepEqual(before, after) {
+		return nil // the inputs changed otherwise: the hash differs, and the test says so
+	}
+	hashPath := []string{"spec", "template", "metadata", "annotations", builder.AnnotationInputsHash}
+	hash, _, _ := unstructured.NestedString(was["StatefulSet "+sts.GetName()].Object, hashPath...)
+	return unstructured.SetNestedField(sts.Object, hash, hashPath...)
+}
 
 // podAffecting are the StatefulSet fields whose change restarts the pods (the template)
 // or forces the StatefulSet to be replaced (the immutable fields).
@@ -38,6 +116,10 @@ var podAffecting = [][]string{
 // upgrade: if it is intended, say so in the release notes and refresh the baseline when
 // cutting the release: go test ./internal/render -run TestUpgradeKeepsPods -update-baseline
 func TestUpgradeKeepsPods(t *testing.T) {
+	changelog, err := os.ReadFile(filepath.Join("..", "..", "CHANGELOG.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	forEachSample(t, func(t *testing.T, in string, out []byte) {
 		baseline := filepath.Join("testdata", "baseline", filepath.Base(in))
 		if *updateBaseline {
@@ -54,7 +136,8 @@ func TestUpgradeKeepsPods(t *testing.T) {
 			t.Fatal(err)
 		}
 		current := byKindAndName(t, out)
-		for key, old := range byKindAndName(t, prev) {
+		previous := byKindAndName(t, prev)
+		for key, old := range previous {
 			now, ok := current[key]
 			if !ok {
 				t.Errorf("%s (rendered by %s) is no longer rendered: it would be left behind in every cluster", key, baselineRelease)
@@ -62,6 +145,14 @@ func TestUpgradeKeepsPods(t *testing.T) {
 			}
 			if old.GetKind() != "StatefulSet" {
 				continue
+			}
+			for _, change := range intendedSinceBaseline {
+				if !strings.Contains(string(changelog), change.changelog) {
+					t.Errorf("CHANGELOG.md does not announce: %s", change.changelog)
+				}
+				if err := change.undo(now, previous, current); err != nil {
+					t.Fatal(err)
+				}
 			}
 			for _, path := range podAffecting {
 				was, _, _ := unstructured.NestedFieldNoCopy(old.Object, path...)
