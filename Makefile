@@ -52,8 +52,8 @@ test: manifests generate fmt vet envtest-assets ## Run unit and envtest integrat
 		go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out
 
 .PHONY: test-oned
-test-oned: ## Run the oned conformance suite and the Raft zone lifecycle against real oned 7.2 processes on loopback (builds oned from source once, cached).
-	ONED_PREFIX="$$(hack/build-oned.sh)" go test -tags oned -p 1 ./internal/oned/conformance/ ./internal/raft/ -run 'TestRealOned' -count=1 -v -timeout 30m
+test-oned: ## Run the oned conformance suite, the hosts and clusters sync and the Raft zone lifecycle against real oned 7.2 processes on loopback (builds oned from source once, cached).
+	ONED_PREFIX="$$(hack/build-oned.sh)" go test -tags oned -p 1 ./internal/oned/conformance/ ./internal/fleet/ ./internal/raft/ -run 'TestRealOned' -count=1 -v -timeout 30m
 
 .PHONY: record-oned
 record-oned: ## Record real oned's answers into internal/oned/testdata (the client's unit tests decode them).

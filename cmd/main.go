@@ -20,6 +20,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"time"
 
 	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC, etc.)
 	// to ensure that exec-entrypoint and run can make use of them.
@@ -94,12 +95,16 @@ func runManager() {
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election lease; defaults to the pod's namespace (required outside a cluster).")
 	var maxConcurrentReconciles int
+	var hostPoll time.Duration
 	var qps float64
 	var burst int
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Requests per second the manager may send to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of requests the manager may send to the API server.")
 	flag.StringVar(&clusterDomain, "cluster-domain", builder.DefaultClusterDomain,
 		"The cluster's DNS domain, used in the frontends' stable DNS names.")
+	flag.DurationVar(&hostPoll, "host-poll-interval", controller.DefaultHostPoll,
+		"How often each frontend's host and cluster pools are read from oned (two calls per frontend), "+
+			"so that OpenNebulaHost statuses follow oned's monitoring.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4,
 		"How many frontends are reconciled in parallel.")
 	opts := zap.Options{}
@@ -208,6 +213,16 @@ func runManager() {
 		Options:        builderOpts,
 	}).SetupWithManager(mgr, maxConcurrentReconciles); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "opennebulafrontend")
+		os.Exit(1)
+	}
+	if err := (&controller.FleetReconciler{
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Recorder:       recorder,
+		ServiceAddress: serviceAddress,
+		Poll:           hostPoll,
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Failed to create controller", "controller", "opennebulafleet")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder

@@ -710,6 +710,21 @@ type OpenNebulaFrontendStatus struct {
 	// from every server's own one.zone.raftstatus.
 	// +optional
 	Raft *RaftStatus `json:"raft,omitempty"`
+
+	// hosts counts the frontend's OpenNebulaHosts by the state oned last gave them.
+	// +optional
+	Hosts *HostCounts `json:"hosts,omitempty"`
+}
+
+// HostCounts counts a frontend's OpenNebulaHosts.
+type HostCounts struct {
+	// total is the number of OpenNebulaHosts whose frontendRef names this frontend.
+	// +optional
+	Total int32 `json:"total,omitempty"`
+	// byState counts them by oned's STATE (MONITORED, ERROR, ...); a host not in
+	// OpenNebula yet counts as PENDING.
+	// +optional
+	ByState map[string]int32 `json:"byState,omitempty"`
 }
 
 // RaftStatus is a Raft zone as its servers answer. The servers are asked every few
@@ -772,6 +787,7 @@ type Endpoints struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
 // +kubebuilder:printcolumn:name="Leader",type=string,JSONPath=`.status.raft.leader`,priority=1
+// +kubebuilder:printcolumn:name="Hosts",type=integer,JSONPath=`.status.hosts.total`,priority=1
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoints.fireEdge`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && self.metadata.name.size() <= 63",message="metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters): it names the frontend's Services"

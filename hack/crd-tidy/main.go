@@ -26,9 +26,10 @@ func main() {
 	}
 }
 
-// bound is a schema keyword set at a path below spec: property names separated by dots,
-// "[]" for a list's items and "*" for a map's values.
+// bound is a schema keyword set at a path below spec of a kind's CRD: property names
+// separated by dots, "[]" for a list's items and "*" for a map's values.
 type bound struct {
+	kind    string
 	path    string
 	keyword string
 	value   int
@@ -40,21 +41,25 @@ type bound struct {
 // far above what a frontend needs where Kubernetes sets none.
 var bounds = []bound{
 	// Label values: 63 characters (Kubernetes' own limit).
-	{"pod.labels.*", "maxLength", 63},
-	{"pod.nodeSelector.*", "maxLength", 63},
-	{"service.labels.*", "maxLength", 63},
+	{"OpenNebulaFrontend", "pod.labels.*", "maxLength", 63},
+	{"OpenNebulaFrontend", "pod.nodeSelector.*", "maxLength", 63},
+	{"OpenNebulaFrontend", "service.labels.*", "maxLength", 63},
 	// Names Kubernetes requires to be DNS labels or label keys (253 + "/" + 63).
-	{"pod.volumes[].name", "maxLength", 63},
-	{"pod.volumeMounts[].name", "maxLength", 63},
-	{"pod.volumeMounts[].mountPath", "maxLength", 4096},
-	{"pod.tolerations[].key", "maxLength", 317},
-	{"pod.tolerations[].operator", "maxLength", 16},
-	{"pod.tolerations[].effect", "maxLength", 16},
-	{"pod.tolerations[].value", "maxLength", 63},
-	{"pod.topologySpreadConstraints[].topologyKey", "maxLength", 317},
-	{"pod.topologySpreadConstraints[].whenUnsatisfiable", "maxLength", 16},
+	{"OpenNebulaFrontend", "pod.volumes[].name", "maxLength", 63},
+	{"OpenNebulaFrontend", "pod.volumeMounts[].name", "maxLength", 63},
+	{"OpenNebulaFrontend", "pod.volumeMounts[].mountPath", "maxLength", 4096},
+	{"OpenNebulaFrontend", "pod.tolerations[].key", "maxLength", 317},
+	{"OpenNebulaFrontend", "pod.tolerations[].operator", "maxLength", 16},
+	{"OpenNebulaFrontend", "pod.tolerations[].effect", "maxLength", 16},
+	{"OpenNebulaFrontend", "pod.tolerations[].value", "maxLength", 63},
+	{"OpenNebulaFrontend", "pod.topologySpreadConstraints[].topologyKey", "maxLength", 317},
+	{"OpenNebulaFrontend", "pod.topologySpreadConstraints[].whenUnsatisfiable", "maxLength", 16},
 	// Kubernetes sets no length on environment variable names; 256 is far beyond any.
-	{"pod.env[].name", "maxLength", 256},
+	{"OpenNebulaFrontend", "pod.env[].name", "maxLength", 256},
+	// Template attribute values: OpenNebula keeps them in its database as text; 4096 is
+	// far beyond a host's or cluster's settings.
+	{"OpenNebulaHost", "template.*", "maxLength", 4096},
+	{"OpenNebulaCluster", "template.*", "maxLength", 4096},
 }
 
 func tidy(path string) error {
@@ -98,6 +103,7 @@ func walk(v any, inItems bool) {
 // schema does not have is an error, so the table cannot silently go stale.
 func addBounds(crd map[string]any) error {
 	spec, _ := crd["spec"].(map[string]any)
+	kind, _ := dig(spec, "names", "kind").(string)
 	versions, _ := spec["versions"].([]any)
 	for _, v := range versions {
 		schema := dig(v, "schema", "openAPIV3Schema", "properties", "spec")
@@ -105,6 +111,9 @@ func addBounds(crd map[string]any) error {
 			continue
 		}
 		for _, b := range bounds {
+			if b.kind != kind {
+				continue
+			}
 			node := schema
 			for step := range strings.SplitSeq(b.path, ".") {
 				name, isList := strings.CutSuffix(step, "[]")

@@ -75,7 +75,7 @@ func (r *OpenNebulaFrontendReconciler) checkVersion(_ context.Context, fe *openn
 			running, target, running)})
 		return nil
 	}
-	if running == "" || fe.Annotations[opennebulav1alpha1.AnnotationAllowDowngrade] == "true" {
+	if running == "" || annotationTrue(fe, opennebulav1alpha1.AnnotationAllowDowngrade) {
 		return nil
 	}
 	from, err1 := utilversion.ParseGeneric(running)

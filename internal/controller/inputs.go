@@ -20,6 +20,9 @@ import (
 // balancer's address and the values of the Secrets the pod reads. A Secret or key the
 // pod needs that does not exist is a problem.
 func (r *OpenNebulaFrontendReconciler) observeInputs(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	if err := r.countHosts(ctx, fe, st); err != nil {
+		return err
+	}
 	svc := &corev1.Service{}
 	key := client.ObjectKey{Namespace: fe.Namespace, Name: builder.NamesFor(fe.Name).ExternalService}
 	if err := r.applier.Get(ctx, key, svc); err == nil && metav1.IsControlledBy(svc, fe) {
@@ -94,3 +97,24 @@ func fieldPrefix(field string) string {
 	}
 	return field + ": "
 }
+
+// countHosts counts the frontend's OpenNebulaHosts by the state their status gives (the
+// fleet controller's last read of oned), for status.hosts.
+func (r *OpenNebulaFrontendReconciler) countHosts(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	var hosts opennebulav1alpha1.OpenNebulaHostList
+	if err := r.List(ctx, &hosts, client.InNamespace(fe.Namespace), client.MatchingFields{indexFrontendRef: fe.Name}); err != nil {
+		return err
+	}
+	if len(hosts.Items) == 0 {
+		return nil
+	}
+	counts := &opennebulav1alpha1.HostCounts{Total: int32(len(hosts.Items)), ByState: map[string]int32{}}
+	for _, h := range hosts.Items {
+		counts.ByState[cmp.Or(h.Status.State, HostStatePending)]++
+	}
+	st.Hosts = counts
+	return nil
+}
+
+// HostStatePending is how status.hosts counts a host that is not in OpenNebula yet.
+const HostStatePending = "PENDING"

@@ -96,9 +96,20 @@ func (r *OpenNebulaFrontendReconciler) callOned(ctx context.Context, fe *openneb
 }
 
 func (r *OpenNebulaFrontendReconciler) adminPassword(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
+	return readAdminPassword(ctx, r.Client, r.APIReader, fe)
+}
+
+// readAdminPassword reads the frontend's oneadmin password from the cache, or past it
+// (a user's Secret not labelled for the operator's watch).
+func readAdminPassword(ctx context.Context, cache, apiReader client.Reader, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
 	ref := builder.AdminPasswordRef(fe)
 	s := &corev1.Secret{}
-	if err := r.applier.GetOrRead(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); err != nil {
+	key := client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}
+	err := cache.Get(ctx, key, s)
+	if apierrors.IsNotFound(err) {
+		err = apiReader.Get(ctx, key, s)
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", status.AdminPasswordError{Ref: ref}
 		}

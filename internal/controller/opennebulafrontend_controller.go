@@ -177,7 +177,7 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 		// Children carry owner references; the garbage collector removes them.
 		return ctrl.Result{}, nil
 	}
-	if fe.Annotations[opennebulav1alpha1.AnnotationPaused] == "true" {
+	if annotationTrue(fe, opennebulav1alpha1.AnnotationPaused) {
 		return ctrl.Result{}, r.reportPaused(ctx, fe)
 	}
 

@@ -157,6 +157,17 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if err := (&FleetReconciler{
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Recorder:       recorder,
+		ServiceAddress: routes.address,
+		Poll:           fleetPoll,
+		Timeout:        2 * time.Second,
+	}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -168,5 +179,8 @@ func runSuite(m *testing.M) int {
 	}
 	return code
 }
+
+// fleetPoll is the host pools' read interval in the suite.
+const fleetPoll = 500 * time.Millisecond
 
 func ptrTrue() *bool { b := true; return &b }

@@ -13,6 +13,7 @@ import (
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -58,6 +59,14 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		Scheme:    r.Scheme,
 		Immutable: map[schema.GroupKind][]string{{Group: appsv1.GroupName, Kind: "StatefulSet"}: immutableStatefulSetFields},
 	}
+	// The hosts and clusters of a frontend, for the fleet controller and status.hosts.
+	for _, obj := range []client.Object{&opennebulav1alpha1.OpenNebulaHost{}, &opennebulav1alpha1.OpenNebulaCluster{}} {
+		if err := indexer.IndexField(context.Background(), obj, indexFrontendRef, func(o client.Object) []string {
+			return []string{frontendOf(context.Background(), o)[0].Name}
+		}); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// The operator's own status writes change neither generation, labels nor
 		// annotations: they do not wake the controller up again.
@@ -73,6 +82,9 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToFrontends)).
 		// The claims belong to the StatefulSets; their growth is reported on the frontend.
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.claimToFrontend)).
+		// status.hosts counts the hosts by the state their own status shows.
+		Watches(&opennebulav1alpha1.OpenNebulaHost{}, handler.EnqueueRequestsFromMapFunc(frontendOf),
+			ctrlbuilder.WithPredicates(hostCounted{})).
 		Named("opennebulafrontend").
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Complete(r)
@@ -134,3 +146,15 @@ func builderWithPredicates() ctrlbuilder.Predicates {
 		predicate.AnnotationChangedPredicate{},
 	))
 }
+
+// hostCounted passes what changes a frontend's status.hosts: a host made, deleted, or
+// whose state changed.
+type hostCounted struct{ predicate.Funcs }
+
+func (hostCounted) Update(e event.UpdateEvent) bool {
+	return e.ObjectOld.(*opennebulav1alpha1.OpenNebulaHost).Status.State != e.ObjectNew.(*opennebulav1alpha1.OpenNebulaHost).Status.State
+}
+
+func (hostCounted) Create(event.CreateEvent) bool   { return true }
+func (hostCounted) Delete(event.DeleteEvent) bool   { return true }
+func (hostCounted) Generic(event.GenericEvent) bool { return false }

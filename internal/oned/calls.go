@@ -138,12 +138,36 @@ var attributeName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 // HostUpdate is one.host.update with single attributes (NAME = value). Names must be
 // upper case, as oned's template parser writes them.
 func (c *Client) HostUpdate(ctx context.Context, id int, attrs map[string]string, mode UpdateMode) error {
+	return c.update(ctx, "one.host.update", id, attrs, mode)
+}
+
+// ClusterUpdate is one.cluster.update, as HostUpdate.
+func (c *Client) ClusterUpdate(ctx context.Context, id int, attrs map[string]string, mode UpdateMode) error {
+	return c.update(ctx, "one.cluster.update", id, attrs, mode)
+}
+
+// HostReplace is one.host.update in replace mode with a whole template (vector
+// attributes too): the way to remove attributes, which merge cannot.
+func (c *Client) HostReplace(ctx context.Context, id int, t Template) error {
+	_, err := c.callID(ctx, "one.host.update", id, t.XML(), int(UpdateReplace))
+	return err
+}
+
+// ClusterReplace is HostReplace for a cluster.
+func (c *Client) ClusterReplace(ctx context.Context, id int, t Template) error {
+	_, err := c.callID(ctx, "one.cluster.update", id, t.XML(), int(UpdateReplace))
+	return err
+}
+
+// update is one.<object>.update (SharedAPI::update): the template as XML, so that values
+// travel unchanged.
+func (c *Client) update(ctx context.Context, method string, id int, attrs map[string]string, mode UpdateMode) error {
 	for k := range attrs {
 		if !attributeName.MatchString(k) {
 			return fmt.Errorf("template attribute %q: names are upper-case letters, digits and _", k)
 		}
 	}
-	_, err := c.callID(ctx, "one.host.update", id, templateXML(attrs), int(mode))
+	_, err := c.callID(ctx, method, id, templateXML(attrs), int(mode))
 	return err
 }
 
@@ -199,6 +223,33 @@ func (c *Client) ClusterInfo(ctx context.Context, id int) (*Cluster, error) {
 // was in).
 func (c *Client) ClusterAddHost(ctx context.Context, clusterID, hostID int) error {
 	_, err := c.callID(ctx, "one.cluster.addhost", clusterID, hostID)
+	return err
+}
+
+// ClusterAddDatastore is one.cluster.adddatastore, ClusterDelDatastore
+// one.cluster.deldatastore; ClusterAddVNet and ClusterDelVNet the same for virtual
+// networks (ClusterAPI::action_generic, src/rm/api/ClusterAPI.cc: the cluster, then the
+// object, must exist, NO_EXISTS naming the one missing).
+func (c *Client) ClusterAddDatastore(ctx context.Context, clusterID, datastoreID int) error {
+	_, err := c.callID(ctx, "one.cluster.adddatastore", clusterID, datastoreID)
+	return err
+}
+
+// ClusterDelDatastore: see ClusterAddDatastore.
+func (c *Client) ClusterDelDatastore(ctx context.Context, clusterID, datastoreID int) error {
+	_, err := c.callID(ctx, "one.cluster.deldatastore", clusterID, datastoreID)
+	return err
+}
+
+// ClusterAddVNet: see ClusterAddDatastore.
+func (c *Client) ClusterAddVNet(ctx context.Context, clusterID, vnetID int) error {
+	_, err := c.callID(ctx, "one.cluster.addvnet", clusterID, vnetID)
+	return err
+}
+
+// ClusterDelVNet: see ClusterAddDatastore.
+func (c *Client) ClusterDelVNet(ctx context.Context, clusterID, vnetID int) error {
+	_, err := c.callID(ctx, "one.cluster.delvnet", clusterID, vnetID)
 	return err
 }
 

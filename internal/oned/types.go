@@ -287,8 +287,35 @@ func templateXML(attrs map[string]string) string {
 	return b.String()
 }
 
+// XML is the template as one.*.update reads it, vector attributes included (keys of a
+// vector in sorted order).
+func (t Template) XML() string {
+	var b strings.Builder
+	b.WriteString("<TEMPLATE>")
+	for _, a := range t.Attributes {
+		if a.Vector == nil {
+			writeElement(&b, a.Name, a.Value)
+			continue
+		}
+		b.WriteString("<" + a.Name + ">")
+		for _, k := range slices.Sorted(maps.Keys(a.Vector)) {
+			writeElement(&b, k, a.Vector[k])
+		}
+		b.WriteString("</" + a.Name + ">")
+	}
+	b.WriteString("</TEMPLATE>")
+	return b.String()
+}
+
+// writeElement writes one attribute. An empty value goes as an empty CDATA section, as
+// oned writes it: oned's parser drops an element with no content at all
+// (Template::single_xml_att, src/template/Template.cc), which would lose an attribute such
+// as a cluster's empty RESERVED_MEM on a replace.
 func writeElement(b *strings.Builder, name, value string) {
 	b.WriteString("<" + name + ">")
+	if value == "" {
+		b.WriteString("<![CDATA[]]>")
+	}
 	_ = xml.EscapeText(b, []byte(value))
 	b.WriteString("</" + name + ">")
 }

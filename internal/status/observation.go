@@ -35,6 +35,8 @@ type Observation struct {
 	Paused *Pause
 	// Raft is what a zone's servers answered (nil: solo).
 	Raft *RaftObservation
+	// Hosts counts the frontend's OpenNebulaHosts by state (nil: none).
+	Hosts *opennebulav1alpha1.HostCounts
 }
 
 // Report records p unless a problem was found before: the first phase to find one is

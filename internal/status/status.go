@@ -15,6 +15,7 @@ func Compute(fe *opennebulav1alpha1.OpenNebulaFrontend, obs Observation, opts bu
 	s.status.ObservedGeneration = fe.Generation
 	reportFacts(&s.status, fe, obs, opts)
 	reportRaft(&s.status, obs.Raft)
+	s.status.Hosts = obs.Hosts
 	s.paused(obs.Paused)
 	s.degraded(obs)
 	s.reachability(fe, obs.Oned)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -215,13 +216,68 @@ var BadUpdates = []BadUpdate{
 		"spec.database.backend: Invalid value: \"MariaDB\": database.backend is immutable"},
 }
 
-func frontend(name, namespace, specJSONorFlow string) (*unstructured.Unstructured, error) {
+// FleetCase is an OpenNebulaHost or OpenNebulaCluster (Kind) of the tables' form, and
+// for a bad update the merge patch that must be refused; Message is part of the refusal,
+// which must name the field ("" for a case that must be admitted).
+type FleetCase struct{ Kind, Name, Spec, Patch, Message string }
+
+// The hosts' and clusters' required fields, for the cases below.
+const (
+	hostBase    = `frontendRef: {name: one}, hostname: kvm1.example.org`
+	clusterBase = `frontendRef: {name: one}`
+)
+
+// FleetBadCreates are hosts and clusters refused at creation (Spec), or, with a Patch,
+// admitted and then refused that change.
+var FleetBadCreates = []FleetCase{
+	{"OpenNebulaHost", "no-frontend", `hostname: kvm1`, ``, "spec.frontendRef: Required value"},
+	{"OpenNebulaHost", "no-hostname", `frontendRef: {name: one}`, ``, "spec.hostname: Required value"},
+	{"OpenNebulaHost", "hostname-port", `frontendRef: {name: one}, hostname: "kvm1.example.org:22"`, ``,
+		"hostname must be a DNS name or an IP address, without a port"},
+	{"OpenNebulaHost", "hostname-spaces", `frontendRef: {name: one}, hostname: "kvm 1"`, ``, "spec.hostname: Invalid value"},
+	{"OpenNebulaHost", "hostname-unicode", `frontendRef: {name: one}, hostname: "kvm-ü.example.org"`, ``, "spec.hostname: Invalid value"},
+	{"OpenNebulaHost", "hostname-long", `frontendRef: {name: one}, hostname: "` + strings.Repeat("h", 64) + `"`, ``,
+		"spec.hostname: Too long: may not be more than 63"},
+	{"OpenNebulaHost", "im-mad", hostBase + `, imMad: xen`, ``, `spec.imMad: Unsupported value: "xen"`},
+	{"OpenNebulaHost", "vm-mad", hostBase + `, vmMad: vcenter`, ``, `spec.vmMad: Unsupported value: "vcenter"`},
+	{"OpenNebulaHost", "state", hostBase + `, state: Maintenance`, ``, `spec.state: Unsupported value: "Maintenance"`},
+	{"OpenNebulaHost", "policy", hostBase + `, deletionPolicy: Orphan`, ``, `spec.deletionPolicy: Unsupported value: "Orphan"`},
+	{"OpenNebulaHost", "template-lower", hostBase + `, template: {reserved_cpu: "100"}`, ``, "template attribute names must be upper case"},
+	{"OpenNebulaHost", "template-record", hostBase + `, template: {KUBERNETES_OBJECT: x}`, ``, "template must not set KUBERNETES_OBJECT"},
+	{"OpenNebulaHost", "cluster-namespace", hostBase + `, clusterRef: {name: c, namespace: other}`, ``, `unknown field "spec.clusterRef.namespace"`},
+	{"OpenNebulaHost", "frontend-namespace", `frontendRef: {name: one, namespace: other}, hostname: kvm1`, ``, `unknown field "spec.frontendRef.namespace"`},
+	{"OpenNebulaHost", "frontend-moves", hostBase, `{"spec":{"frontendRef":{"name":"two"}}}`, "frontendRef is immutable"},
+	{"OpenNebulaHost", "hostname-changes", hostBase, `{"spec":{"hostname":"kvm2.example.org"}}`, "hostname is immutable"},
+	{"OpenNebulaHost", "mad-changes", hostBase, `{"spec":{"vmMad":"lxc"}}`, "vmMad is immutable"},
+	{"OpenNebulaCluster", "no-frontend", `template: {RESERVED_CPU: "100"}`, ``, "spec.frontendRef: Required value"},
+	{"OpenNebulaCluster", "name-chars", clusterBase + `, name: "a/b"`, ``, "spec.name: Invalid value"},
+	{"OpenNebulaCluster", "datastore-negative", clusterBase + `, datastores: [-1]`, ``, "spec.datastores[0]: Invalid value"},
+	{"OpenNebulaCluster", "datastore-twice", clusterBase + `, datastores: [1, 1]`, ``, "spec.datastores[1]: Duplicate value"},
+	{"OpenNebulaCluster", "template-lower", clusterBase + `, template: {Reserved: x}`, ``, "template attribute names must be upper case"},
+	{"OpenNebulaCluster", "frontend-moves", clusterBase, `{"spec":{"frontendRef":{"name":"two"}}}`, "frontendRef is immutable"},
+	{"OpenNebulaCluster", "renamed", clusterBase, `{"spec":{"name":"other"}}`, "spec.name is immutable"},
+}
+
+// FleetGoodCreates are admitted.
+var FleetGoodCreates = []FleetCase{
+	{"OpenNebulaHost", "ipv4", `frontendRef: {name: one}, hostname: 192.0.2.10`, ``, ""},
+	{"OpenNebulaHost", "ipv6", `frontendRef: {name: one}, hostname: "2001:db8::10"`, ``, ""},
+	{"OpenNebulaHost", "everything", hostBase + `, clusterRef: {name: c}, imMad: qemu, vmMad: qemu, state: Offline,
+		template: {RESERVED_CPU: "100", RESERVED_MEM: "1048576"}, deletionPolicy: Retain`, ``, ""},
+	{"OpenNebulaCluster", "everything", clusterBase + `, name: "Rack 1", template: {RESERVED_CPU: "100"}, datastores: [0, 1, 2], vnets: [0]`, ``, ""},
+}
+
+func object(kind, name, namespace, specJSONorFlow string) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
-	doc := "apiVersion: opennebula.io/v1alpha1\nkind: OpenNebulaFrontend\nmetadata: {name: " + name + ", namespace: " + namespace + "}\nspec: " + specJSONorFlow + "\n"
+	doc := "apiVersion: opennebula.io/v1alpha1\nkind: " + kind + "\nmetadata: {name: " + name + ", namespace: " + namespace + "}\nspec: " + specJSONorFlow + "\n"
 	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
 		return nil, fmt.Errorf("%s: the table's YAML: %w", name, err)
 	}
 	return u, nil
+}
+
+func frontend(name, namespace, specJSONorFlow string) (*unstructured.Unstructured, error) {
+	return object("OpenNebulaFrontend", name, namespace, specJSONorFlow)
 }
 
 // quotedInvalidValue is how the API server prints the offending value of a CEL rule's
@@ -288,6 +344,41 @@ func Check(ctx context.Context, c client.Client, namespace string) []error {
 		err = c.Patch(ctx, u, client.RawPatch("application/merge-patch+json", []byte(tc.Patch)))
 		if err := refusal(tc.Name, err, tc.Message); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return append(errs, checkFleet(ctx, c, namespace)...)
+}
+
+// checkFleet sends the hosts' and clusters' cases: creations as dry runs, a bad update's
+// object created first (named "upd-<case>").
+func checkFleet(ctx context.Context, c client.Client, namespace string) []error {
+	var errs []error
+	for _, tc := range append(slices.Clone(FleetBadCreates), FleetGoodCreates...) {
+		name := tc.Kind + "/" + tc.Name
+		u, err := object(tc.Kind, tc.Name, namespace, "{"+tc.Spec+"}")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		switch {
+		case tc.Message == "":
+			if err := c.Create(ctx, u, client.DryRunAll, client.FieldValidation("Strict")); err != nil {
+				errs = append(errs, fmt.Errorf("%s: refused: %w", name, err))
+			}
+		case tc.Patch == "":
+			if err := refusal(name, c.Create(ctx, u, client.DryRunAll, client.FieldValidation("Strict")), tc.Message); err != nil {
+				errs = append(errs, err)
+			}
+		default:
+			u.SetName("upd-" + tc.Name)
+			if err := c.Create(ctx, u); err != nil {
+				errs = append(errs, fmt.Errorf("%s: the admitted object was refused: %w", name, err))
+				continue
+			}
+			err := c.Patch(ctx, u, client.RawPatch("application/merge-patch+json", []byte(tc.Patch)))
+			if err := refusal(name, err, tc.Message); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errs

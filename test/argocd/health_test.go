@@ -70,7 +70,12 @@ func toLua(L *lua.LState, v any) lua.LValue {
 
 func script(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "health.lua"))
+	return readScript(t, "health.lua")
+}
+
+func readScript(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +93,7 @@ func frontend(generation int, status string) string {
 
 func TestHealthCheck(t *testing.T) {
 	s := script(t)
-	cases := []struct {
-		name    string
-		obj     string
-		status  string
-		message string
-	}{
+	cases := []healthCase{
 		{"no status yet", frontend(1, ""), "Progressing", "Waiting for the operator to observe generation 1"},
 		{"ready", frontend(3, "status:\n  observedGeneration: 3\n  conditions:"+ready), "Healthy", "1 of 1 replicas ready"},
 		{"new spec not observed yet: never Healthy", frontend(4, "status:\n  observedGeneration: 3\n  conditions:"+ready),
@@ -146,14 +146,7 @@ func TestHealthCheck(t *testing.T) {
   - {type: Ready, status: "False", reason: ReplicasNotReady, message: "0 of 1 replicas ready and updated", observedGeneration: 3}`),
 			"Progressing", "0 of 1 replicas ready and updated"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := evaluate(t, s, tc.obj)
-			if got.status != tc.status || got.message != tc.message {
-				t.Errorf("got %s %q, want %s %q", got.status, got.message, tc.status, tc.message)
-			}
-		})
-	}
+	runCases(t, s, cases)
 }
 
 // The argocd-cm snippet users copy must carry exactly the tested script.
@@ -166,8 +159,75 @@ func TestConfigMapCarriesTheScript(t *testing.T) {
 	if err := yaml.UnmarshalStrict(b, &cm); err != nil {
 		t.Fatal(err)
 	}
-	got := cm.Data["resource.customizations.health.opennebula.io_OpenNebulaFrontend"]
-	if got != script(t) {
-		t.Errorf("argocd-cm.yaml's health check differs from health.lua:\n%s", got)
+	for kind, file := range map[string]string{"OpenNebulaFrontend": "health.lua", "OpenNebulaHost": "health-fleet.lua", "OpenNebulaCluster": "health-fleet.lua"} {
+		if got := cm.Data["resource.customizations.health.opennebula.io_"+kind]; got != readScript(t, file) {
+			t.Errorf("argocd-cm.yaml's health check of %s differs from %s:\n%s", kind, file, got)
+		}
+	}
+}
+
+func fleetObject(kind string, generation int, status string) string {
+	return "apiVersion: opennebula.io/v1alpha1\nkind: " + kind + "\nmetadata: {name: kvm-1, generation: " +
+		strconv.Itoa(generation) + "}\nspec: {}\n" + status
+}
+
+// Hosts and clusters: Healthy once in OpenNebula as asked, Degraded with the reason.
+func TestFleetHealthCheck(t *testing.T) {
+	s := readScript(t, "health-fleet.lua")
+	cases := []healthCase{
+		{"no status yet", fleetObject("OpenNebulaHost", 1, ""), "Progressing", "Waiting for the operator to observe generation 1"},
+		{"monitored", fleetObject("OpenNebulaHost", 2, `status:
+  observedGeneration: 2
+  state: MONITORED
+  conditions:
+  - {type: Ready, status: "True", reason: Monitored, message: oned monitors the host, observedGeneration: 2}
+  - {type: Degraded, status: "False", reason: AsExpected, message: as its spec says, observedGeneration: 2}`), "Healthy", "oned monitors the host"},
+		{"disabled as asked", fleetObject("OpenNebulaHost", 2, `status:
+  observedGeneration: 2
+  state: DISABLED
+  conditions:
+  - {type: Ready, status: "True", reason: InSync, message: "STATE is DISABLED, as spec.state asks", observedGeneration: 2}`), "Healthy", "STATE is DISABLED, as spec.state asks"},
+		{"not monitored yet", fleetObject("OpenNebulaHost", 2, `status:
+  observedGeneration: 2
+  state: INIT
+  conditions:
+  - {type: Ready, status: "False", reason: NotMonitored, message: STATE is INIT, observedGeneration: 2}`), "Progressing", "STATE is INIT"},
+		{"monitoring fails", fleetObject("OpenNebulaHost", 2, `status:
+  observedGeneration: 2
+  state: ERROR
+  conditions:
+  - {type: Ready, status: "False", reason: NotMonitored, message: STATE is ERROR, observedGeneration: 2}
+  - {type: Degraded, status: "True", reason: HostError, message: "Error monitoring Host kvm-1 (3): timeout", observedGeneration: 2}`),
+			"Degraded", "HostError: Error monitoring Host kvm-1 (3): timeout"},
+		{"spec changed, not observed", fleetObject("OpenNebulaHost", 3, `status:
+  observedGeneration: 2
+  conditions:
+  - {type: Ready, status: "True", reason: Monitored, message: oned monitors the host, observedGeneration: 2}`),
+			"Progressing", "Waiting for the operator to observe generation 3"},
+		{"cluster in sync", fleetObject("OpenNebulaCluster", 1, `status:
+  observedGeneration: 1
+  conditions:
+  - {type: Ready, status: "True", reason: InSync, message: cluster 100 in OpenNebula as its spec says, observedGeneration: 1}`),
+			"Healthy", "cluster 100 in OpenNebula as its spec says"},
+		{"cluster delete refused", fleetObject("OpenNebulaCluster", 1, `status:
+  observedGeneration: 1
+  conditions:
+  - {type: Degraded, status: "True", reason: DeleteRefused, message: "oned refuses to delete it", observedGeneration: 1}`),
+			"Degraded", "DeleteRefused: oned refuses to delete it"},
+	}
+	runCases(t, s, cases)
+}
+
+type healthCase struct{ name, obj, status, message string }
+
+func runCases(t *testing.T, script string, cases []healthCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := evaluate(t, script, tc.obj)
+			if got.status != tc.status || got.message != tc.message {
+				t.Errorf("got %s %q, want %s %q", got.status, got.message, tc.status, tc.message)
+			}
+		})
 	}
 }

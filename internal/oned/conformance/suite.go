@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -41,6 +42,8 @@ func Run(t *testing.T, b Backend) {
 		t.Run("HostIDsNotReused", guard(func(t *testing.T) { testHostIDsNotReused(t, s) }))
 		t.Run("Clusters", guard(func(t *testing.T) { testClusters(t, s) }))
 		t.Run("ClusterRefusals", guard(func(t *testing.T) { testClusterRefusals(t, s) }))
+		t.Run("ClusterTemplate", guard(func(t *testing.T) { testClusterTemplate(t, s) }))
+		t.Run("ClusterMembers", guard(func(t *testing.T) { testClusterMembers(t, s) }))
 		// Last on this server: it changes zone 0's server list (harmless while solo).
 		t.Run("ZoneServers", guard(func(t *testing.T) { testZoneServers(t, s) }))
 	})
@@ -285,6 +288,27 @@ func testHostTemplate(t *testing.T, s Server) {
 	if err == nil || !strings.Contains(err.Error(), "upper-case") {
 		t.Fatalf("a lower-case attribute name must be refused by the client, got %v", err)
 	}
+	// A whole template, vector attributes included, replaces what is there and reads back
+	// as sent: how attributes are removed without losing the others.
+	whole := oned.Template{Attributes: []oned.Attribute{
+		{Name: reservedCPU, Value: "300"},
+		{Name: reservedMem, Value: ""},
+		{Name: "PINNED", Vector: map[string]string{"NODE": "0", note: tricky}},
+	}}
+	if err := c.HostReplace(ctx(t), id, whole); err != nil {
+		t.Fatal(err)
+	}
+	h = must(c.HostInfo(ctx(t), id))
+	if v, _ := h.Template.Get(reservedCPU); v != "300" {
+		t.Fatalf("after a whole replace RESERVED_CPU = %q: %+v", v, h.Template)
+	}
+	if v, ok := h.Template.Get(reservedMem); !ok || v != "" {
+		t.Fatalf("an empty attribute sent is kept empty, got %q (%v): %+v", v, ok, h.Template)
+	}
+	i := slices.IndexFunc(h.Template.Attributes, func(a oned.Attribute) bool { return a.Name == "PINNED" })
+	if i < 0 || !maps.Equal(h.Template.Attributes[i].Vector, whole.Attributes[2].Vector) {
+		t.Fatalf("vector attribute PINNED after replace: %q", h.Template.Attributes)
+	}
 }
 
 // one.host.status: disabled and offline are set at once and kept whatever monitoring
@@ -448,6 +472,84 @@ func testClusterRefusals(t *testing.T, s Server) {
 	wantCode(t, err, oned.CodeNoExists, "[one.cluster.addhost] Error getting host [987654].")
 	err = c.ClusterDelete(ctx(t), 9999)
 	wantCode(t, err, oned.CodeNoExists, "[one.cluster.delete] Error getting cluster [9999].")
+}
+
+// A cluster's template merges and replaces as a host's does; a user cluster starts with
+// oned's reserved attributes only (RESERVED_CPU, RESERVED_MEM).
+func testClusterTemplate(t *testing.T, s Server) {
+	c := s.Client(t)
+	cid := must(c.ClusterAllocate(ctx(t), "tmpl-"+strings.ReplaceAll(hostName(), ".", "-")))
+	if err := c.ClusterUpdate(ctx(t), cid, map[string]string{"RESERVED_CPU": "100", "NOTE": "rack 1"}, oned.UpdateMerge); err != nil {
+		t.Fatal(err)
+	}
+	cl := must(c.ClusterInfo(ctx(t), cid))
+	for k, want := range map[string]string{"RESERVED_CPU": "100", "NOTE": "rack 1"} {
+		if got, ok := cl.Template.Get(k); !ok || got != want {
+			t.Fatalf("after merge %s = %q (%v), want %q; template %+v", k, got, ok, want, cl.Template)
+		}
+	}
+	if err := c.ClusterUpdate(ctx(t), cid, map[string]string{"RESERVED_MEM": "0"}, oned.UpdateReplace); err != nil {
+		t.Fatal(err)
+	}
+	cl = must(c.ClusterInfo(ctx(t), cid))
+	if _, ok := cl.Template.Get("NOTE"); ok {
+		t.Fatalf("replace kept NOTE: %+v", cl.Template)
+	}
+	err := c.ClusterUpdate(ctx(t), 9999, map[string]string{"A": "b"}, oned.UpdateMerge)
+	wantCode(t, err, oned.CodeNoExists, "[one.cluster.update] Error getting cluster [9999].")
+	if err := c.ClusterDelete(ctx(t), cid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Datastores and virtual networks join and leave clusters by ID: a datastore may be in
+// several clusters, adding one already there or removing one that is not succeeds, a
+// missing one is NO_EXISTS naming it (ClusterAPI::action_generic), and a cluster holding
+// one cannot be deleted (Cluster::check_drop).
+func testClusterMembers(t *testing.T, s Server) {
+	c := s.Client(t)
+	cid := must(c.ClusterAllocate(ctx(t), "members-"+strings.ReplaceAll(hostName(), ".", "-")))
+	if cl := must(c.ClusterInfo(ctx(t), cid)); len(cl.Datastores) != 0 || len(cl.VNets) != 0 {
+		t.Fatalf("a new cluster holds datastores %v, vnets %v", cl.Datastores, cl.VNets)
+	}
+	for range 2 {
+		for _, ds := range []int{1, 2} {
+			if err := c.ClusterAddDatastore(ctx(t), cid, ds); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if cl := must(c.ClusterInfo(ctx(t), cid)); !slices.Equal(cl.Datastores, []int{1, 2}) {
+		t.Fatalf("cluster datastores %v, want [1 2]", cl.Datastores)
+	}
+	if def := must(c.ClusterInfo(ctx(t), oned.DefaultClusterID)); !slices.Contains(def.Datastores, 1) {
+		t.Fatalf("datastore 1 left the default cluster: %v", def.Datastores)
+	}
+	err := c.ClusterDelete(ctx(t), cid)
+	wantCode(t, err, oned.CodeAction, fmt.Sprintf("[one.cluster.delete] Cannot delete cluster. Cluster %d is not empty, it contains 2 datastores.", cid))
+	err = c.ClusterAddDatastore(ctx(t), cid, 9999)
+	wantCode(t, err, oned.CodeNoExists, "[one.cluster.adddatastore] Error getting datastore [9999].")
+	err = c.ClusterAddDatastore(ctx(t), 9999, 1)
+	wantCode(t, err, oned.CodeNoExists, "[one.cluster.adddatastore] Error getting cluster [9999].")
+	// OpenNebula 7.2 names these two calls addhost and delhost in its messages
+	// (ClusterAddVNetXRPC, ClusterDelVNetXRPC in src/rm/xml-rpc/ClusterXRPC.h).
+	err = c.ClusterAddVNet(ctx(t), cid, 9999)
+	wantCode(t, err, oned.CodeNoExists, "[one.cluster.addhost] Error getting virtual network [9999].")
+	err = c.ClusterDelVNet(ctx(t), cid, 9999)
+	wantCode(t, err, oned.CodeNoExists, "[one.cluster.delhost] Error getting virtual network [9999].")
+	for range 2 {
+		for _, ds := range []int{1, 2} {
+			if err := c.ClusterDelDatastore(ctx(t), cid, ds); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if cl := must(c.ClusterInfo(ctx(t), cid)); len(cl.Datastores) != 0 {
+		t.Fatalf("cluster datastores %v after removing them", cl.Datastores)
+	}
+	if err := c.ClusterDelete(ctx(t), cid); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Zone membership as the HA code drives it: IDs are given by oned (highest + 1) and read

@@ -1,6 +1,7 @@
 package onedtest
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -22,7 +23,12 @@ type method struct {
 	local bool
 	// object names the object of the call in oned's messages (RequestLogger::object_name).
 	object string
-	run    func(s *Server, d *db, c *call) response
+	// logName is the name oned's messages give the call when it is not the method's:
+	// OpenNebula 7.2 names one.cluster.addvnet and delvnet "one.cluster.addhost" and
+	// "one.cluster.delhost" (ClusterAddVNetXRPC, ClusterDelVNetXRPC in
+	// src/rm/xml-rpc/ClusterXRPC.h).
+	logName string
+	run     func(s *Server, d *db, c *call) response
 }
 
 // The objects of the calls, as RequestLogger::object_name names them (src/rm/RequestLogger.cc).
@@ -31,6 +37,9 @@ const (
 	objHost    = "host"
 	objCluster = "cluster"
 	objUser    = "user"
+	// Request::object_name (src/rm/RequestLogger.cc).
+	objDatastore = "datastore"
+	objVNet      = "virtual network"
 )
 
 var methods = map[string]method{
@@ -52,6 +61,19 @@ var methods = map[string]method{
 	"one.cluster.info":     {args: "ib", optional: 1, object: objCluster, run: (*Server).clusterInfo},
 	"one.cluster.addhost":  {args: "ii", object: objCluster, run: (*Server).clusterAddHost},
 	"one.cluster.delete":   {args: "i", object: objCluster, run: (*Server).clusterDelete},
+	"one.cluster.update":   {args: "isi", optional: 1, object: objCluster, run: (*Server).clusterUpdate},
+	"one.cluster.adddatastore": {args: "ii", object: objCluster, run: func(s *Server, d *db, c *call) response {
+		return s.clusterMember(d, c, objDatastore, true)
+	}},
+	"one.cluster.deldatastore": {args: "ii", object: objCluster, run: func(s *Server, d *db, c *call) response {
+		return s.clusterMember(d, c, objDatastore, false)
+	}},
+	"one.cluster.addvnet": {args: "ii", object: objCluster, logName: "one.cluster.addhost", run: func(s *Server, d *db, c *call) response {
+		return s.clusterMember(d, c, objVNet, true)
+	}},
+	"one.cluster.delvnet": {args: "ii", object: objCluster, logName: "one.cluster.delhost", run: func(s *Server, d *db, c *call) response {
+		return s.clusterMember(d, c, objVNet, false)
+	}},
 	"one.clusterpool.info": {local: true, object: objCluster, run: (*Server).clusterPoolInfo},
 }
 
@@ -108,6 +130,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeFault(w, -503, "Call XML not a proper XML-RPC call.  "+err.Error())
 		return
 	}
+	s.zone.mu.Lock()
+	s.calls[mc.Method]++
+	s.zone.mu.Unlock()
 	m, known := methods[mc.Method]
 	if !known {
 		writeFault(w, -506, fmt.Sprintf("Method '%s' not defined", mc.Method))
@@ -130,7 +155,7 @@ func typedCall(mc methodCall, m method) (*call, string) {
 	if len(mc.Params) == 0 {
 		return nil, "Not enough parameters"
 	}
-	c := &call{name: mc.Method, m: m, args: mc.Params[1:]}
+	c := &call{name: cmp.Or(m.logName, mc.Method), m: m, args: mc.Params[1:]}
 	need := len(m.args) - m.optional
 	if len(c.args) < need {
 		return nil, "Not enough parameters"
@@ -370,14 +395,26 @@ func (s *Server) hostInfo(d *db, c *call) response {
 // hostUpdate: SharedAPI::update (src/rm/api/SharedAPI.cc): 0 replaces the template, 1
 // merges into it.
 func (s *Server) hostUpdate(d *db, c *call) response {
-	id := c.int(0)
+	h := d.hosts[c.int(0)]
+	if h == nil {
+		return c.notFound(objHost, c.int(0))
+	}
+	return updateTemplate(d, c, &h.template)
+}
+
+func (s *Server) clusterUpdate(d *db, c *call) response {
+	cl := d.clusters[c.int(0)]
+	if cl == nil {
+		return c.notFound(objCluster, c.int(0))
+	}
+	return updateTemplate(d, c, &cl.template)
+}
+
+// updateTemplate: SharedAPI::update (src/rm/api/SharedAPI.cc), replace (0) or merge (1).
+func updateTemplate(d *db, c *call, template *[]oned.Attribute) response {
 	mode := 0
 	if c.has(2) {
 		mode = c.int(2)
-	}
-	h := d.hosts[id]
-	if h == nil {
-		return c.notFound(objHost, id)
 	}
 	if mode < 0 || mode > 1 {
 		return c.fail(oned.CodeRPCAPI, "Wrong update type")
@@ -387,12 +424,42 @@ func (s *Server) hostUpdate(d *db, c *call) response {
 		return c.fail(oned.CodeInternal, "Cannot update template. "+failure)
 	}
 	if mode == 0 {
-		h.template = attrs
+		*template = attrs
 	} else {
-		h.template = mergeTemplate(h.template, attrs)
+		*template = mergeTemplate(*template, attrs)
 	}
 	d.write()
-	return okID(id)
+	return okID(c.int(0))
+}
+
+// clusterMember: ClusterAPI::action_generic (src/rm/api/ClusterAPI.cc). The cluster, then
+// the datastore or network, must exist; adding one already there, or removing one that
+// is not, succeeds and changes nothing. Datastores and networks may be in several
+// clusters.
+func (s *Server) clusterMember(d *db, c *call, object string, add bool) response {
+	cid, oid := c.int(0), c.int(1)
+	cl := d.clusters[cid]
+	if cl == nil {
+		return c.notFound(objCluster, cid)
+	}
+	exists, members := d.datastores, &cl.datastores
+	if object == objVNet {
+		exists, members = d.vnets, &cl.vnets
+	}
+	if !slices.Contains(exists, oid) {
+		return c.notFound(object, oid)
+	}
+	switch in := slices.Contains(*members, oid); {
+	case add && !in:
+		*members = append(*members, oid)
+		slices.Sort(*members)
+	case !add && in:
+		*members = slices.DeleteFunc(*members, func(x int) bool { return x == oid })
+	default:
+		return okID(cid)
+	}
+	d.write()
+	return okID(cid)
 }
 
 // hostStatus: HostAPI::status and Host::enable/disable/offline (src/host/Host.cc).
@@ -512,6 +579,9 @@ func (s *Server) clusterDelete(d *db, c *call) response {
 	}
 	if n := len(cl.datastores); n > 0 {
 		return c.fail(oned.CodeAction, fmt.Sprintf("Cannot delete cluster. Cluster %d is not empty, it contains %d datastores.", id, n))
+	}
+	if n := len(cl.vnets); n > 0 {
+		return c.fail(oned.CodeAction, fmt.Sprintf("Cannot delete cluster. Cluster %d is not empty, it contains %d vnets.", id, n))
 	}
 	delete(d.clusters, id)
 	d.write()

@@ -68,6 +68,15 @@ type Server struct {
 	noDB bool
 	// oneKey is the server's var/.one/one_key, generated at its first start.
 	oneKey string
+	// calls counts the calls received, by method.
+	calls map[string]int
+}
+
+// Calls is how many calls of method the server has received.
+func (s *Server) Calls(method string) int {
+	s.zone.mu.Lock()
+	defer s.zone.mu.Unlock()
+	return s.calls[method]
 }
 
 // Option sets a double's timing.
@@ -197,7 +206,7 @@ func (z *Zone) addServer(t testing.TB, name string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Name: name, zone: z, idx: len(z.servers), addr: l.Addr().String(), listener: l, oneKey: randomHex()}
+	s := &Server{Name: name, zone: z, idx: len(z.servers), addr: l.Addr().String(), listener: l, oneKey: randomHex(), calls: map[string]int{}}
 	z.servers = append(z.servers, s)
 	t.Cleanup(func() { s.shutdown() })
 	return s
@@ -377,6 +386,16 @@ func (z *Zone) AddVM(hostID, vmID int) error {
 	h.vms = append(h.vms, vmID)
 	h.share.RunningVMs = int64(len(h.vms))
 	return nil
+}
+
+// AddVNet makes a virtual network and returns its ID (a fresh oned has none; the
+// operator only adds and removes networks from clusters).
+func (z *Zone) AddVNet() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	id := len(z.db.vnets)
+	z.db.vnets = append(z.db.vnets, id)
+	return id
 }
 
 // RemoveVMs takes every VM off a host.

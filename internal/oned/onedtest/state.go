@@ -30,6 +30,9 @@ type db struct {
 	// serverAdminPassword is what serveradmin's password is stored as: sha256 of a random
 	// one at bootstrap (UserPool::UserPool, src/um/UserPool.cc).
 	serverAdminPassword string
+	// datastores and vnets are the IDs that exist: a fresh oned has datastores 0, 1 and 2
+	// and no virtual network (Zone.AddVNet makes one).
+	datastores, vnets []int
 }
 
 type zoneServer struct {
@@ -50,11 +53,11 @@ type host struct {
 }
 
 type cluster struct {
-	id         int
-	name       string
-	hosts      []int
-	datastores []int
-	template   []oned.Attribute
+	id                int
+	name              string
+	hosts             []int
+	datastores, vnets []int
+	template          []oned.Attribute
 }
 
 // newDB is a freshly bootstrapped oned's database: zone 0 "OpenNebula" with no servers,
@@ -66,6 +69,7 @@ func newDB() *db {
 		clusters: map[int]*cluster{
 			oned.DefaultClusterID: {id: oned.DefaultClusterID, name: "default", datastores: []int{0, 1, 2}, template: reservedAttrs()},
 		},
+		datastores:          []int{0, 1, 2},
 		lastHostOID:         -1,
 		lastClusterOID:      99,
 		serverAdminPassword: oned.ServerAdminPassword(randomHex()),
@@ -82,6 +86,7 @@ func randomHex() string {
 func (d *db) clone() *db {
 	c := *d
 	c.zoneServers = slices.Clone(d.zoneServers)
+	c.datastores, c.vnets = slices.Clone(d.datastores), slices.Clone(d.vnets)
 	c.hosts = map[int]*host{}
 	for id, h := range d.hosts {
 		hc := *h
@@ -93,7 +98,7 @@ func (d *db) clone() *db {
 	for id, cl := range d.clusters {
 		cc := *cl
 		cc.hosts = slices.Clone(cl.hosts)
-		cc.datastores = slices.Clone(cl.datastores)
+		cc.datastores, cc.vnets = slices.Clone(cl.datastores), slices.Clone(cl.vnets)
 		cc.template = slices.Clone(cl.template)
 		c.clusters[id] = &cc
 	}

@@ -131,7 +131,7 @@ func hostPoolXML(d *db) string {
 
 func clusterXML(cl *cluster) string {
 	return fmt.Sprintf("<CLUSTER><ID>%d</ID><NAME>%s</NAME>%s%s%s%s</CLUSTER>", cl.id, esc(cl.name),
-		idsXML("HOSTS", cl.hosts), idsXML("DATASTORES", cl.datastores), idsXML("VNETS", nil),
+		idsXML("HOSTS", cl.hosts), idsXML("DATASTORES", cl.datastores), idsXML("VNETS", cl.vnets),
 		templateXML("TEMPLATE", cl.template))
 }
 
