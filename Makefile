@@ -77,10 +77,15 @@ fuzz: envtest-assets ## Fuzz the builders, the render YAML reader and admission 
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST)" use -i $(ENVTEST_K8S_VERSION) -p path)" \
 		go test ./test/admitted -run '^$$' -fuzz FuzzAdmittedFrontendsRenderValidChildren -fuzztime $(FUZZTIME) -parallel 1
 
+BENCH_HOSTS ?= 1000
 BENCH_N ?= 10,100,500
 .PHONY: bench
 bench: build k8s-binaries ## Benchmark on local clusters: convergence vs the raw limit, requests, steady-state writes, memory, latency (writes docs/benchmarks.md).
 	go run ./hack/bench -n $(BENCH_N)
+
+.PHONY: bench-hosts
+bench-hosts: build k8s-binaries ## Benchmark OpenNebulaHosts: BENCH_HOSTS (1000) hosts of one frontend against the raw limit of oned calls (writes docs/benchmarks-hosts.md).
+	go run ./hack/bench -hosts $(BENCH_HOSTS) -out docs/benchmarks-hosts
 
 .PHONY: bench-smoke
 bench-smoke: build k8s-binaries ## The benchmark at a small N, checking correctness only (all Ready, zero steady-state writes).

@@ -92,6 +92,11 @@ func runManager() {
 	flag.BoolVar(&checkOned, "check-oned", os.Getenv("KUBERNETES_SERVICE_HOST") != "",
 		"Call each ready frontend's oned (one.system.version as oneadmin) and dial its SSH port for the "+
 			"OnedReachable and SSHReachable conditions (default: in a cluster, where Service names resolve).")
+	var onedAddress string
+	flag.StringVar(&onedAddress, "oned-address", "",
+		"Call oned at this host:port for every frontend, instead of through its in-cluster Service: for a manager "+
+			"run outside the cluster against `kubectl port-forward svc/<frontend> 2633`. Hosts, clusters and the "+
+			"OnedReachable condition then work; Raft zones are not driven (that needs each pod).")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election lease; defaults to the pod's namespace (required outside a cluster).")
 	var maxConcurrentReconciles int
@@ -202,6 +207,9 @@ func runManager() {
 	if checkOned {
 		serviceAddress = controller.InClusterServiceAddress
 		podEndpoint = controller.InClusterPodEndpoint
+	}
+	if onedAddress != "" {
+		serviceAddress = controller.FixedOnedAddress(onedAddress)
 	}
 	if err := (&controller.OpenNebulaFrontendReconciler{
 		Client:         mgr.GetClient(),

@@ -220,7 +220,7 @@ type OpenNebulaHostStatus struct {
 
 	// runningVMs is the number of VMs running on the host.
 	// +optional
-	RunningVMs int32 `json:"runningVMs,omitempty"`
+	RunningVMs int32 `json:"runningVMs"`
 
 	// lastMonitored is when oned last monitored the host successfully. oned does so every
 	// few minutes: to spare the API server a write per host per monitoring, it is

@@ -103,6 +103,7 @@ func main() {
 	updates := flag.Int("updates", 20, "image changes timed for the update latency")
 	unrelated := flag.Int("unrelated", 1000, "unrelated Secrets and ConfigMaps each, for the memory check")
 	extra := flag.String("manager-flags", "", "extra manager flags, space separated (tuning experiments)")
+	hosts := flag.Int("hosts", 0, "run the hosts benchmark instead: this many OpenNebulaHosts of one frontend")
 	flag.Parse()
 	if *extra != "" {
 		mgrFlags = append(mgrFlags, strings.Fields(*extra)...)
@@ -115,6 +116,12 @@ func main() {
 		fatal(err)
 	}
 	kubectl = strings.TrimSpace(mustRun("bash", "-c", "source hack/versions.sh && echo $K8S_BIN_DIR/kubectl"))
+	if *hosts > 0 {
+		if err := runHosts(*hosts, *out, *smoke); err != nil {
+			fatal(err)
+		}
+		return
+	}
 
 	report := Report{
 		Command:      "make bench BENCH_N=" + *ns,
@@ -699,6 +706,7 @@ func (m *manager) stop() {
 type scraped struct {
 	requests                                                        map[string]float64
 	writes, gets, conflicts, reconciles, reconcileErrors, rss, heap float64
+	fleetReconciles                                                 float64
 }
 
 func (m *manager) scrape() (scraped, error) {
@@ -740,8 +748,11 @@ func (m *manager) scrape() (scraped, error) {
 					s.conflicts += v
 				}
 			case "controller_runtime_reconcile_total":
-				if labels["controller"] == "opennebulafrontend" {
+				switch labels["controller"] {
+				case "opennebulafrontend":
 					s.reconciles += v
+				case "opennebulafleet":
+					s.fleetReconciles += v
 				}
 			case "controller_runtime_reconcile_errors_total":
 				if labels["controller"] == "opennebulafrontend" {

@@ -111,10 +111,31 @@ func (r *FleetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if changed {
+	switch {
+	case changed:
 		return ctrl.Result{RequeueAfter: fleetSettle}, nil
+	case monitoring(pools):
+		// A host oned is monitoring for the first time, or again after enable, settles
+		// within seconds: read it sooner than the poll.
+		return ctrl.Result{RequeueAfter: min(poll, fleetTransition)}, nil
 	}
 	return ctrl.Result{RequeueAfter: poll}, nil
+}
+
+// fleetTransition is how soon the pools are read again while a host is in a transient
+// state.
+const fleetTransition = 5 * time.Second
+
+// monitoring reports whether a host of the pool is in a transient state (INIT or one of
+// the MONITORING_* states, Host::HostState in include/Host.h).
+func monitoring(p *fleet.Pools) bool {
+	return slices.ContainsFunc(p.Hosts, func(h oned.Host) bool {
+		switch h.State {
+		case oned.HostInit, oned.HostMonitoringMonitored, oned.HostMonitoringError, oned.HostMonitoringInit, oned.HostMonitoringDisabled:
+			return true
+		}
+		return false
+	})
 }
 
 func (r *FleetReconciler) objectsOf(ctx context.Context, ns, frontend string) (fleetObjects, error) {

@@ -38,6 +38,17 @@ func InClusterServiceAddress(fe *opennebulav1alpha1.OpenNebulaFrontend, port int
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }
 
+// FixedOnedAddress reaches every frontend's oned at addr (host:port) and no other port:
+// a manager outside the cluster, in front of a port-forward.
+func FixedOnedAddress(addr string) func(*opennebulav1alpha1.OpenNebulaFrontend, int32) string {
+	return func(_ *opennebulav1alpha1.OpenNebulaFrontend, port int32) string {
+		if port == builder.PortNumber(builder.PortOned) {
+			return addr
+		}
+		return ""
+	}
+}
+
 func (r *OpenNebulaFrontendReconciler) onedRecheck() time.Duration {
 	if r.OnedRecheck > 0 {
 		return r.OnedRecheck

@@ -3,12 +3,14 @@ package controller
 import (
 	"context"
 	"slices"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -82,9 +84,9 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToFrontends)).
 		// The claims belong to the StatefulSets; their growth is reported on the frontend.
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.claimToFrontend)).
-		// status.hosts counts the hosts by the state their own status shows.
-		Watches(&opennebulav1alpha1.OpenNebulaHost{}, handler.EnqueueRequestsFromMapFunc(frontendOf),
-			ctrlbuilder.WithPredicates(hostCounted{})).
+		// status.hosts counts the hosts by the state their own status shows; a burst of
+		// host changes (a fleet converging) is one recount.
+		Watches(&opennebulav1alpha1.OpenNebulaHost{}, recountHosts(), ctrlbuilder.WithPredicates(hostCounted{})).
 		Named("opennebulafrontend").
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Complete(r)
@@ -145,6 +147,31 @@ func builderWithPredicates() ctrlbuilder.Predicates {
 		predicate.LabelChangedPredicate{},
 		predicate.AnnotationChangedPredicate{},
 	))
+}
+
+// hostRecountDelay is how long a host's change waits before its frontend recounts: the
+// workqueue keeps one request per frontend, so the changes of that window are one status
+// write instead of one each.
+const hostRecountDelay = 2 * time.Second
+
+// recountHosts enqueues a host's frontend after hostRecountDelay.
+func recountHosts() handler.EventHandler {
+	enqueue := func(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range frontendOf(context.Background(), o) {
+			q.AddAfter(req, hostRecountDelay)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.ObjectNew, q)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
+		},
+	}
 }
 
 // hostCounted passes what changes a frontend's status.hosts: a host made, deleted, or

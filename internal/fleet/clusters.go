@@ -22,7 +22,22 @@ type Cluster struct {
 func SyncCluster(ctx context.Context, c *oned.Client, p *Pools, want *Cluster) (Result, error) {
 	live := p.Cluster(want.Name)
 	if want.Delete {
+		// The datastores and networks the spec gave it leave it first (they stay in
+		// OpenNebula), once it has no host; hosts, and members it does not manage, make
+		// oned refuse.
 		return deleteObject(live != nil && want.ours(live.ID, live.Template), func() (int, error) {
+			for _, m := range []struct {
+				managed, has []int
+				del          func(context.Context, int, int) error
+			}{{want.Datastores, live.Datastores, c.ClusterDelDatastore}, {want.VNets, live.VNets, c.ClusterDelVNet}} {
+				for _, id := range m.has {
+					if len(live.Hosts) == 0 && slices.Contains(m.managed, id) {
+						if err := m.del(ctx, live.ID, id); err != nil {
+							return live.ID, err
+						}
+					}
+				}
+			}
 			return live.ID, c.ClusterDelete(ctx, live.ID)
 		})
 	}

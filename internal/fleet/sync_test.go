@@ -93,7 +93,7 @@ func syncScenario(t *testing.T, b conformance.Backend) {
 	kvm, h := hostLifecycle(p, cl)
 	handEdits(p, kvm, h, cl)
 	adoption(p)
-	deletion(p, rack, kvm, cl)
+	deletion(p, rack, kvm)
 }
 
 // clusterLifecycle: a cluster with attributes and two datastores; an attribute and a
@@ -245,7 +245,7 @@ func adoption(p pass) {
 
 // deletion: a cluster holding a host, then a datastore, is refused with oned's reason;
 // once empty it is deleted. A host whose cluster is not in OpenNebula waits.
-func deletion(p pass, rack *fleet.Cluster, kvm *fleet.Host, cl oned.Cluster) {
+func deletion(p pass, rack *fleet.Cluster, kvm *fleet.Host) {
 	t := p.t
 	rack.Delete = true
 	if r := p.cluster(rack); r.Gone || r.Problem == nil || r.Problem.Reason != fleet.ReasonDeleteRefused {
@@ -258,15 +258,17 @@ func deletion(p pass, rack *fleet.Cluster, kvm *fleet.Host, cl oned.Cluster) {
 	if r := p.host(kvm); !r.Gone || r.Changed {
 		t.Fatalf("host delete again: %+v", r)
 	}
+	// A datastore the spec does not manage keeps it; one it manages leaves it first.
 	rack.Datastores = nil
 	if r := p.cluster(rack); r.Problem == nil || r.Problem.Reason != fleet.ReasonDeleteRefused {
 		t.Fatalf("a cluster still holding datastore 2: %+v", r)
 	}
-	if err := p.c.ClusterDelDatastore(context.Background(), cl.ID, 2); err != nil {
-		t.Fatal(err)
-	}
+	rack.Datastores = []int{2}
 	if r := p.cluster(rack); !r.Gone {
 		t.Fatalf("cluster delete: %+v", r)
+	}
+	if def := p.read().Cluster("default"); def == nil || !slices.Contains(def.Datastores, 2) {
+		t.Fatalf("datastore 2 is still in the default cluster: %+v", def)
 	}
 	if p.read().Cluster("rack-1") != nil {
 		t.Fatal("cluster still in the pool")

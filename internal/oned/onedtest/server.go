@@ -110,6 +110,21 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
+// Start starts a solo double outside a test (the benchmark's): the caller stops it with
+// the returned function.
+func Start(opts ...Option) (*Server, func(), error) {
+	z := newZone(opts)
+	z.solo = true
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	s := z.newServer("solo", l)
+	s.id, s.state = -1, oned.RaftSolo
+	s.start()
+	return s, s.shutdown, nil
+}
+
 // NewZone starts a Raft zone of n double servers named s0..s(n-1), whose zone 0 lists
 // them with IDs 0..n-1 as the join procedure leaves them; s0 leads term 1.
 func NewZone(t testing.TB, n int, opts ...Option) *Zone {
@@ -206,9 +221,14 @@ func (z *Zone) addServer(t testing.TB, name string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := z.newServer(name, l)
+	t.Cleanup(func() { s.shutdown() })
+	return s
+}
+
+func (z *Zone) newServer(name string, l net.Listener) *Server {
 	s := &Server{Name: name, zone: z, idx: len(z.servers), addr: l.Addr().String(), listener: l, oneKey: randomHex(), calls: map[string]int{}}
 	z.servers = append(z.servers, s)
-	t.Cleanup(func() { s.shutdown() })
 	return s
 }
 
