@@ -55,6 +55,10 @@ test: manifests generate fmt vet envtest-assets ## Run unit and envtest integrat
 test-oned: ## Run the oned conformance suite, the hosts and clusters sync and the Raft zone lifecycle against real oned 7.2 processes on loopback (builds oned from source once, cached).
 	ONED_PREFIX="$$(hack/build-oned.sh)" go test -tags oned -p 1 ./internal/oned/conformance/ ./internal/fleet/ ./internal/raft/ -run 'TestRealOned' -count=1 -v -timeout 30m
 
+.PHONY: test-sshd
+test-sshd: ## Run the SSH server sidecar's script and sshd_config with Debian's openssh-server as oneadmin on loopback (needs root: installs openssh-server and the oneadmin user when missing).
+	hack/test-sshd.sh
+
 .PHONY: record-oned
 record-oned: ## Record real oned's answers into internal/oned/testdata (the client's unit tests decode them).
 	mkdir -p internal/oned/testdata
@@ -140,6 +144,13 @@ run: manifests generate fmt vet ## Run a controller from your host against the c
 .PHONY: render
 render: ## Print the objects the operator would create for the samples (no cluster needed).
 	go run ./cmd render -f config/samples/opennebula_v1alpha1_opennebulafrontend.yaml
+
+# The SSH server sidecar's image (images/sshd), the default of spec.ssh.image.
+SSHD_IMG ?= ghcr.io/opennebula-operator/opennebula-sshd:v$(VERSION)
+
+.PHONY: docker-build-sshd
+docker-build-sshd: ## Build the SSH server sidecar's image (images/sshd/Dockerfile).
+	$(CONTAINER_TOOL) build -t ${SSHD_IMG} images/sshd
 
 .PHONY: docker-build
 docker-build: ## Build docker image with the manager.

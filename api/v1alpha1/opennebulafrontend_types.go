@@ -43,6 +43,10 @@ const (
 	DefaultDatabaseName = "opennebula"
 	DefaultDatabaseUser = "oneadmin"
 	DefaultDatabasePort = 3306
+	// DefaultSSHDImage is the SSH server sidecar's image, built from this repository's
+	// images/sshd (make docker-build-sshd), unless spec.ssh.image or the operator's
+	// RELATED_IMAGE_SSHD says otherwise.
+	DefaultSSHDImage = "ghcr.io/opennebula-operator/opennebula-sshd:v0.1.0"
 	// DefaultProxyImage is the FireEdge proxy sidecar's image (the chart's).
 	DefaultProxyImage = "docker.io/library/nginx:1.27-alpine"
 	// MonitorAddressAuto asks the operator to advertise the external Service's
@@ -369,9 +373,12 @@ type SSHSpec struct {
 	// +kubebuilder:validation:XValidation:rule="has(self.name) && self.name != ''",message="ssh.keySecretRef.name must name a Secret"
 	KeySecretRef *corev1.LocalObjectReference `json:"keySecretRef,omitempty"`
 	// image of the SSH server sidecar, which must contain /usr/sbin/sshd and a oneadmin
-	// user (UID 9869, home /var/lib/one), like OpenNebula frontend images built with
-	// openssh-server. Default: the frontend image. Its host keys are kept on the
-	// /var/lib/one volume, so hypervisors' known_hosts stay valid across restarts.
+	// user (UID 9869, home /var/lib/one). Default: the operator's RELATED_IMAGE_SSHD, or
+	// ghcr.io/opennebula-operator/opennebula-sshd (images/sshd of this repository: Debian's
+	// openssh-server). The sidecar runs as oneadmin, not root, with the restricted Pod
+	// Security profile's settings; the pod's safe sysctl net.ipv4.ip_unprivileged_port_start
+	// lets it listen on 22. Its host keys are kept on the /var/lib/one volume, so
+	// hypervisors' known_hosts stay valid across restarts.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`

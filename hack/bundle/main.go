@@ -36,6 +36,7 @@ const (
 	packageName    = "opennebula-operator"
 	channel        = "candidate"
 	relatedImageEv = "RELATED_IMAGE_OPENNEBULA"
+	relatedSSHDEv  = "RELATED_IMAGE_SSHD"
 	watchNSEnv     = "WATCH_NAMESPACE"
 	scorecardImage = "quay.io/operator-framework/scorecard-test:v1.42.0"
 )
@@ -101,6 +102,8 @@ func run(in io.Reader, basePath, samplesDir, outDir, ver, image, minKube string)
 				}}
 			case relatedImageEv:
 				relatedImages = append(relatedImages, operatorsv1alpha1.RelatedImage{Name: "opennebula", Image: c.Env[j].Value})
+			case relatedSSHDEv:
+				relatedImages = append(relatedImages, operatorsv1alpha1.RelatedImage{Name: "sshd", Image: c.Env[j].Value})
 			}
 		}
 	}

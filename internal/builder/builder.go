@@ -21,6 +21,9 @@ type Options struct {
 	// DefaultImage is used when spec.image is empty; it comes from the operator's
 	// RELATED_IMAGE_OPENNEBULA environment variable. Empty means v1alpha1.DefaultImage.
 	DefaultImage string
+	// SSHDImage is the SSH server sidecar's image when spec.ssh.image is empty; it comes
+	// from the operator's RELATED_IMAGE_SSHD. Empty means v1alpha1.DefaultSSHDImage.
+	SSHDImage string
 	// ClusterDomain is the cluster's DNS domain, used for the pods' stable DNS names.
 	// Empty means "cluster.local".
 	ClusterDomain string

@@ -86,7 +86,7 @@ PermitRootLogin no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
-PidFile /run/sshd.pid
+PidFile none
 Subsystem sftp internal-sftp
 `)
 	return b.String()

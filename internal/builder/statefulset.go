@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -97,7 +98,7 @@ func podAnnotations(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) map[st
 func podSpec(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inputs) corev1.PodSpec {
 	pod := fe.Spec.Pod
 	image := Image(fe, opts)
-	containers := []corev1.Container{frontendContainer(fe, opts, in), sshdContainer(fe, image)}
+	containers := []corev1.Container{frontendContainer(fe, opts, in), sshdContainer(fe, opts)}
 	if ProxyEnabled(fe) {
 		containers = append(containers, proxyContainer(fe))
 	}
@@ -148,18 +149,21 @@ func frontendVolumes(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []cor
 	return vols
 }
 
-// podSecurityContext is the user's, with oneadmin's fsGroup when it sets none.
+// podSecurityContext is the user's, with oneadmin's fsGroup when it sets none, and the
+// sysctl that lets the non-root SSH server bind port 22 (UnprivilegedPortStart).
 func podSecurityContext(user *corev1.PodSecurityContext) *corev1.PodSecurityContext {
-	if user == nil {
-		return &corev1.PodSecurityContext{
-			FSGroup: new(OneadminGID),
-			// Re-chowning a large datastore on every start would delay it for minutes.
-			FSGroupChangePolicy: new(corev1.FSGroupChangeOnRootMismatch),
-		}
+	sc := &corev1.PodSecurityContext{
+		// Re-chowning a large datastore on every start would delay it for minutes.
+		FSGroupChangePolicy: new(corev1.FSGroupChangeOnRootMismatch),
 	}
-	sc := user.DeepCopy()
+	if user != nil {
+		sc = user.DeepCopy()
+	}
 	if sc.FSGroup == nil {
 		sc.FSGroup = new(OneadminGID)
+	}
+	if !slices.ContainsFunc(sc.Sysctls, func(s corev1.Sysctl) bool { return s.Name == UnprivilegedPortStart }) {
+		sc.Sysctls = append(sc.Sysctls, corev1.Sysctl{Name: UnprivilegedPortStart, Value: strconv.Itoa(int(PortNumber(PortSSH)))})
 	}
 	return sc
 }
@@ -314,10 +318,12 @@ esac
 install -d -m 700 -o %[2]d -g %[3]d "$d"
 install -m 600 -o %[2]d -g %[3]d %[4]s/%[5]s "$d/$name"
 install -m 644 -o %[2]d -g %[3]d "$pub" "$d/$name.pub"
+# Host keys made by an older, root sidecar become oneadmin's, who runs sshd now.
+[ ! -d %[7]s ] || chown -R %[2]d:%[3]d %[7]s
 touch "$d/authorized_keys"
 grep -qxF "$(cat "$pub")" "$d/authorized_keys" || cat "$pub" >> "$d/authorized_keys"
 chown %[2]d:%[3]d "$d/authorized_keys"; chmod 600 "$d/authorized_keys"
-`, DataMountPath, OneadminUID, OneadminGID, sshKeysMount, SSHPrivateKeyKey, SSHPublicKeyKey)
+`, DataMountPath, OneadminUID, OneadminGID, sshKeysMount, SSHPrivateKeyKey, SSHPublicKeyKey, sshHostKeyDir)
 	return corev1.Container{
 		Name:            "install-ssh-keys",
 		Image:           image,
@@ -331,36 +337,55 @@ chown %[2]d:%[3]d "$d/authorized_keys"; chmod 600 "$d/authorized_keys"
 }
 
 // sshdContainer serves port 22 for the hypervisors (the frontend image runs no sshd),
-// as oneadmin only, with host keys kept on the data volume. The seed image has no
-// openssh-server: spec.ssh.image must name one that has.
-func sshdContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, frontendImage string) corev1.Container {
-	script := fmt.Sprintf(`set -eu
-if [ ! -x /usr/sbin/sshd ]; then
-  # Not fatal: oned serves without it. The SSHReachable condition reports port 22 closed.
-  echo "this image has no /usr/sbin/sshd: set spec.ssh.image to an image with openssh-server and a oneadmin user" >&2
-  exec sleep infinity
-fi
-mkdir -p %[1]s /run/sshd
-for t in rsa ecdsa ed25519; do
-  [ -f "%[1]s/ssh_host_${t}_key" ] || ssh-keygen -q -N "" -t "$t" -f "%[1]s/ssh_host_${t}_key"
-done
-chown root:root %[1]s/*; chmod 600 %[1]s/*_key
-exec /usr/sbin/sshd -D -e -f %[2]s/%[3]s
-`, sshHostKeyDir, configMountDir, SSHDConfigKey)
+// as oneadmin only, with host keys kept on the data volume. It runs as oneadmin itself,
+// with the restricted Pod Security profile's settings: a non-root sshd can only let in
+// the user it runs as, which is all it must do; the pod's sysctl lets it bind 22.
+func sshdContainer(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options) corev1.Container {
 	return corev1.Container{
 		Name:            SSHDContainerName,
-		Image:           cmp.Or(fe.Spec.SSH.Image, frontendImage),
+		Image:           cmp.Or(fe.Spec.SSH.Image, opts.SSHDImage, opennebulav1alpha1.DefaultSSHDImage),
 		ImagePullPolicy: fe.Spec.ImagePullPolicy,
-		Command:         []string{"sh", "-c", script},
+		Command:         []string{"sh", "-c", SSHDScript(sshHostKeyDir, configMountDir+"/"+SSHDConfigKey)},
 		Ports:           containerPorts(SSHDContainerName),
 		VolumeMounts: []corev1.VolumeMount{
 			dataMount(fe),
 			{Name: configVolume, MountPath: configMountDir, ReadOnly: true},
 		},
+		SecurityContext: &corev1.SecurityContext{
+			RunAsUser:                new(OneadminUID),
+			RunAsGroup:               new(OneadminGID),
+			RunAsNonRoot:             new(true),
+			AllowPrivilegeEscalation: new(false),
+			ReadOnlyRootFilesystem:   new(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
 		// No readiness probe: the frontend serves its users without SSH; whether port 22
 		// answers is the SSHReachable condition.
 	}
 }
+
+// SSHDScript is the SSH server sidecar's command: host keys made once into keyDir (on the
+// data volume), then sshd with config, in the foreground.
+func SSHDScript(keyDir, config string) string {
+	return fmt.Sprintf(`set -eu
+if [ ! -x /usr/sbin/sshd ]; then
+  # Not fatal: oned serves without it. The SSHReachable condition reports port 22 closed.
+  echo "this image has no /usr/sbin/sshd: set spec.ssh.image to an image with openssh-server and a oneadmin user" >&2
+  exec sleep infinity
+fi
+mkdir -p %[1]s
+for t in rsa ecdsa ed25519; do
+  [ -f "%[1]s/ssh_host_${t}_key" ] || ssh-keygen -q -N "" -t "$t" -f "%[1]s/ssh_host_${t}_key"
+done
+chmod 600 %[1]s/*_key
+exec /usr/sbin/sshd -D -e -f %[2]s
+`, keyDir, config)
+}
+
+// UnprivilegedPortStart is the safe sysctl (allowed by every kubelet since Kubernetes
+// 1.22) that lets the non-root SSH server bind port 22.
+const UnprivilegedPortStart = "net.ipv4.ip_unprivileged_port_start"
 
 // proxyContainer is nginx in front of FireEdge, rewriting __HOST__.
 func proxyContainer(fe *opennebulav1alpha1.OpenNebulaFrontend) corev1.Container {

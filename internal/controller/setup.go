@@ -20,12 +20,15 @@ import (
 // so that disconnected installs can mirror it).
 const EnvRelatedImage = "RELATED_IMAGE_OPENNEBULA"
 
+// EnvRelatedImageSSHD is the SSH server sidecar's image when spec.ssh.image is empty.
+const EnvRelatedImageSSHD = "RELATED_IMAGE_SSHD"
+
 // EnvWatchNamespace restricts the operator to namespaces: empty for all, or a comma list.
 const EnvWatchNamespace = "WATCH_NAMESPACE"
 
 // BuilderOptionsFromEnv reads the operator-level builder options from the environment.
 func BuilderOptionsFromEnv() builder.Options {
-	return builder.Options{DefaultImage: os.Getenv(EnvRelatedImage)}
+	return builder.Options{DefaultImage: os.Getenv(EnvRelatedImage), SSHDImage: os.Getenv(EnvRelatedImageSSHD)}
 }
 
 // lastAppliedAnnotation is kubectl's client-side apply record.

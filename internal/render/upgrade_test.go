@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,21 +34,30 @@ var newSinceBaseline = map[string]bool{"ha-3.yaml": true, "ha-5.yaml": true}
 var intendedSinceBaseline = []struct {
 	// changelog is the CHANGELOG.md text that announces the rollout.
 	changelog string
-	// undo takes the change out of a StatefulSet the current builders rendered (now);
-	// was and is index the whole renders, the baseline's and the current one.
-	undo func(now *unstructured.Unstructured, was, is map[string]*unstructured.Unstructured) error
+	// undo takes the change out of the pod template spec of a frontend's StatefulSet the
+	// current builders rendered (now), given the baseline's (was).
+	undo func(now, was map[string]any)
+	// undoConfig takes the change out of the frontend's ConfigMap data: the pod's inputs
+	// hash covers it, and is the baseline's when the data is.
+	undoConfig func(data map[string]string)
 }{{
 	changelog: "every frontend on MySQL/MariaDB restarts once after the upgrade: its pod now starts through the start wrapper",
 	undo:      withoutStartWrapper,
+	undoConfig: func(data map[string]string) {
+		maps.DeleteFunc(data, func(k, _ string) bool { return builder.RaftFiles()[k] != "" })
+	},
+}, {
+	changelog: "every frontend restarts once after the upgrade: the SSH server sidecar runs the repository's sshd image as oneadmin",
+	undo:      withBaselineSSHD,
+	undoConfig: func(data map[string]string) {
+		data[builder.SSHDConfigKey] = strings.Replace(data[builder.SSHDConfigKey], "PidFile none\n", "PidFile /run/sshd.pid\n", 1)
+	},
 }}
 
 // withoutStartWrapper takes the start wrapper out of a frontend on MySQL's pod template:
 // the frontend container's command and arguments and its mounts of the ConfigMap and the
-// Keys Secret, the keys volume and the ConfigMap volume's mode. The pod's inputs hash
-// covers the ConfigMap, which now carries the wrapper's files: it is the baseline's
-// when the ConfigMap's other entries are.
-func withoutStartWrapper(sts *unstructured.Unstructured, was, is map[string]*unstructured.Unstructured) error {
-	spec, _, _ := unstructured.NestedMap(sts.Object, "spec", "template", "spec")
+// Keys Secret, the keys volume and the ConfigMap volume's mode.
+func withoutStartWrapper(spec, _ map[string]any) {
 	containers, _ := spec["containers"].([]any)
 	wrapped := false
 	for _, c := range containers {
@@ -68,10 +77,9 @@ func withoutStartWrapper(sts *unstructured.Unstructured, was, is map[string]*uns
 		c["volumeMounts"] = mounts
 	}
 	if !wrapped {
-		return nil
+		return
 	}
 	var volumes []any
-	config := ""
 	for _, v := range spec["volumes"].([]any) {
 		v := v.(map[string]any)
 		switch v["name"] {
@@ -79,28 +87,74 @@ func withoutStartWrapper(sts *unstructured.Unstructured, was, is map[string]*uns
 			continue
 		case "config":
 			delete(v["configMap"].(map[string]any), "defaultMode")
-			config = "ConfigMap " + v["configMap"].(map[string]any)["name"].(string)
 		}
 		volumes = append(volumes, v)
 	}
 	spec["volumes"] = volumes
-	if err := unstructured.SetNestedMap(sts.Object, spec, "spec", "template", "spec"); err != nil {
-		return err
+}
+
+// withBaselineSSHD puts back the baseline's SSH server sidecar and SSH keys init container
+// (the sidecar now runs the repository's image as oneadmin; the init container hands
+// older host keys to oneadmin) and takes out the pod's sysctl that lets it bind 22.
+func withBaselineSSHD(spec, was map[string]any) {
+	for _, list := range []string{"containers", "initContainers"} {
+		now, _ := spec[list].([]any)
+		for i, c := range now {
+			name := c.(map[string]any)["name"]
+			if name != builder.SSHDContainerName && name != "install-ssh-keys" {
+				continue
+			}
+			for _, old := range was[list].([]any) {
+				if old.(map[string]any)["name"] == name {
+					now[i] = old
+				}
+			}
+		}
 	}
-	if was[config] == nil || is[config] == nil {
-		return fmt.Errorf("%s is not rendered", config)
+	if sc, ok := spec["securityContext"].(map[string]any); ok {
+		delete(sc, "sysctls")
 	}
-	before, _, _ := unstructured.NestedStringMap(was[config].Object, "data")
-	after, _, _ := unstructured.NestedStringMap(is[config].Object, "data")
-	for key := range builder.RaftFiles() {
-		delete(after, key)
+}
+
+// undoIntended takes the intended changes out of a frontend's StatefulSet rendered now,
+// given the baseline's (was) and both renders (for the ConfigMap).
+func undoIntended(t *testing.T, now, was *unstructured.Unstructured, before, after map[string]*unstructured.Unstructured) {
+	t.Helper()
+	spec, _, _ := unstructured.NestedMap(now.Object, "spec", "template", "spec")
+	wasSpec, _, _ := unstructured.NestedMap(was.Object, "spec", "template", "spec")
+	if spec == nil || wasSpec == nil {
+		return
 	}
-	if !reflect.DeepEqual(before, after) {
-		return nil // the inputs changed otherwise: the hash differs, and the test says so
+	config := ""
+	vols, _ := spec["volumes"].([]any)
+	for _, v := range vols {
+		if cm, ok := v.(map[string]any)["configMap"].(map[string]any); ok && v.(map[string]any)["name"] == "config" {
+			config = "ConfigMap " + cm["name"].(string)
+		}
+	}
+	if config == "" {
+		return // not a frontend's StatefulSet
+	}
+	if before[config] == nil || after[config] == nil {
+		t.Fatalf("%s is not rendered", config)
+	}
+	oldData, _, _ := unstructured.NestedStringMap(before[config].Object, "data")
+	newData, _, _ := unstructured.NestedStringMap(after[config].Object, "data")
+	for _, change := range intendedSinceBaseline {
+		change.undo(spec, wasSpec)
+		change.undoConfig(newData)
+	}
+	if err := unstructured.SetNestedMap(now.Object, spec, "spec", "template", "spec"); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(oldData, newData) {
+		return // the inputs changed otherwise: the hash differs, and the test says so
 	}
 	hashPath := []string{"spec", "template", "metadata", "annotations", builder.AnnotationInputsHash}
-	hash, _, _ := unstructured.NestedString(was["StatefulSet "+sts.GetName()].Object, hashPath...)
-	return unstructured.SetNestedField(sts.Object, hash, hashPath...)
+	hash, _, _ := unstructured.NestedString(was.Object, hashPath...)
+	if err := unstructured.SetNestedField(now.Object, hash, hashPath...); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // podAffecting are the StatefulSet fields whose change restarts the pods (the template)
@@ -150,10 +204,8 @@ func TestUpgradeKeepsPods(t *testing.T) {
 				if !strings.Contains(string(changelog), change.changelog) {
 					t.Errorf("CHANGELOG.md does not announce: %s", change.changelog)
 				}
-				if err := change.undo(now, previous, current); err != nil {
-					t.Fatal(err)
-				}
 			}
+			undoIntended(t, now, old, previous, current)
 			for _, path := range podAffecting {
 				was, _, _ := unstructured.NestedFieldNoCopy(old.Object, path...)
 				is, _, _ := unstructured.NestedFieldNoCopy(now.Object, path...)

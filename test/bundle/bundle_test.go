@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 )
 
 var bundleDir = filepath.Join("..", "..", "bundle")
@@ -74,16 +77,19 @@ func TestBundleValidates(t *testing.T) {
 	for _, ri := range csv.Spec.RelatedImages {
 		related = append(related, ri.Name+"="+ri.Image)
 	}
-	want := "opennebula=docker.io/pablodelarco/opennebula:7.2.0"
-	found := false
-	for _, r := range related {
-		found = found || r == want
+	// The images the operator's pods run, for OLM to mirror (disconnected installs).
+	for _, want := range []string{"opennebula=" + opennebulav1alpha1.DefaultImage, "sshd=" + opennebulav1alpha1.DefaultSSHDImage} {
+		if !slices.Contains(related, want) {
+			t.Errorf("relatedImages %v lack %s", related, want)
+		}
 	}
-	if !found {
-		t.Errorf("relatedImages %v lack %s", related, want)
+	for _, owned := range csv.Spec.CustomResourceDefinitions.Owned {
+		if len(owned.SpecDescriptors) == 0 || len(owned.StatusDescriptors) == 0 {
+			t.Errorf("the owned CRD %s has no spec or status descriptors", owned.Name)
+		}
 	}
-	if len(csv.Spec.CustomResourceDefinitions.Owned[0].SpecDescriptors) == 0 || len(csv.Spec.CustomResourceDefinitions.Owned[0].StatusDescriptors) == 0 {
-		t.Error("the owned CRD has no spec or status descriptors")
+	if len(csv.Spec.CustomResourceDefinitions.Owned) != 3 {
+		t.Errorf("owned CRDs %v, want the frontend's, the hosts' and the clusters'", csv.Spec.CustomResourceDefinitions.Owned)
 	}
 }
 
