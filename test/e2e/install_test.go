@@ -235,7 +235,8 @@ func TestNamespacedInstall(t *testing.T) {
 
 // The CSV's install strategy, installed the way OLM does it (ServiceAccount, Roles and
 // ClusterRoles from permissions and clusterPermissions, bindings, WATCH_NAMESPACE from
-// olm.targetNamespaces), is enough for the manager to bring every alm-example to Ready.
+// olm.targetNamespaces), is enough for the manager to bring every frontend alm-example to
+// Ready and to handle the hosts and clusters.
 func TestOLMInstallStrategy(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -286,12 +287,26 @@ func TestOLMInstallStrategy(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred(), out)
 	var examples []map[string]any
 	g.Expect(json.Unmarshal([]byte(bundle.CSV.Annotations["alm-examples"]), &examples)).To(Succeed())
+	kinds := map[string]int{}
 	for _, ex := range examples {
 		u := &unstructured.Unstructured{Object: ex}
 		u.SetNamespace(targetNS)
 		g.Expect(k8sClient.Create(ctx, u)).To(Succeed())
-		waitReady(g, frontendIn(targetNS, u.GetName()))
+		kinds[u.GetKind()]++
+		if u.GetKind() == "OpenNebulaFrontend" {
+			waitReady(g, frontendIn(targetNS, u.GetName()))
+		}
 	}
+	// Every kind has an example; the hosts' and clusters' controller, running with the
+	// CSV's permissions, reads and reports on them (kwok runs no oned to register them in).
+	g.Expect(kinds).To(HaveKey("OpenNebulaHost"))
+	g.Expect(kinds).To(HaveKey("OpenNebulaCluster"))
+	g.Eventually(func(g Gomega) {
+		h := &opennebulav1alpha1.OpenNebulaHost{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: targetNS, Name: "kvm-1"}, h)).To(Succeed())
+		g.Expect(meta.FindStatusCondition(h.Status.Conditions, opennebulav1alpha1.ConditionDegraded)).NotTo(BeNil())
+		g.Expect(h.Finalizers).To(ContainElement(opennebulav1alpha1.FinalizerOpenNebulaObject))
+	}, time.Minute, time.Second).Should(Succeed())
 	assertNoForbidden(t, log)
 }
 
