@@ -618,6 +618,10 @@ const (
 	// ReasonRaftNotDriven: the frontend asks for several servers but the operator runs
 	// without calling oned (--check-oned=false), so it cannot form or drive the zone.
 	ReasonRaftNotDriven = "RaftNotDriven"
+	// ReasonKeysMissing: the Secret <name>-keys that every server of a formed Raft zone
+	// starts with (one_key, FireEdge's key, serveradmin's secret) is gone; a server that
+	// restarts waits for it.
+	ReasonKeysMissing = "KeysMissing"
 	// ReasonInvalidSpec: the API server refuses a child the spec renders, for a reason the
 	// CRD's schema cannot express (a node port outside the cluster's range, a volume
 	// source, a probe's handler, ...); the message names the frontend's field. Nothing is

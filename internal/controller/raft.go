@@ -310,6 +310,9 @@ func (r *OpenNebulaFrontendReconciler) driveZone(ctx context.Context, fe *openne
 		return nil
 	}
 	st.raftPoll = true
+	if err := r.checkZoneKeys(ctx, fe, st); err != nil {
+		return err
+	}
 	st.Report(rs.trouble)
 	if rs.plan.Step.Action != raft.Wait {
 		ctrl.LoggerFrom(ctx).Info("Raft zone step", "step", rs.plan.Step.String())
@@ -364,6 +367,24 @@ func (r *OpenNebulaFrontendReconciler) driveZone(ctx context.Context, fe *openne
 		}
 	}
 	return r.markMembers(ctx, rs, want)
+}
+
+// checkZoneKeys reports a formed zone whose Keys Secret is gone: its servers start only
+// with it (the start wrapper waits), and it cannot be made again from oned alone (the
+// serveradmin secret is not readable back), so the user must restore it.
+func (r *OpenNebulaFrontendReconciler) checkZoneKeys(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
+	if len(st.raft.record) == 0 {
+		return nil
+	}
+	name := builder.NamesFor(fe.Name).Keys
+	err := r.applier.Get(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: name}, &corev1.Secret{})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	st.Report(&status.Problem{Reason: opennebulav1alpha1.ReasonKeysMissing, Message: fmt.Sprintf(
+		"Secret %s, which every server of the Raft zone starts with (one_key, fireedge_key, serveradmin), is missing: "+
+			"restore it from a backup; a server that restarts waits for it", name)})
+	return nil
 }
 
 // markMembers sets each pod's readiness gate (builder.ConditionRaftMember): a pod is

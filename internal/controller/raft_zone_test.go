@@ -251,6 +251,22 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 	get(Default, ns, builder.NamesFor("one").PodDisruptionBudget, &policyv1.PodDisruptionBudget{})
 
+	// The zone's keys deleted: Degraded says to restore them (they cannot be read back
+	// from oned); restored, it clears.
+	Expect(k8sClient.Delete(context.Background(), keys)).To(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		c := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
+		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonKeysMissing), c.Message)
+		g.Expect(c.Message).To(ContainSubstring("Secret " + builder.NamesFor("one").Keys + ", which every server"))
+	}, timeout, poll).Should(Succeed())
+	restored := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: keys.Name, Namespace: ns, Labels: keys.Labels, Annotations: keys.Annotations}, Data: keys.Data}
+	Expect(k8sClient.Create(context.Background(), restored)).To(Succeed())
+	Eventually(func(g Gomega) {
+		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
+		g.Expect(condition(g, fe, opennebulav1alpha1.ConditionDegraded).Status).To(Equal(metav1.ConditionFalse))
+	}, timeout, poll).Should(Succeed())
+
 	// A follower lags: Degraded names it once it has lasted, and clears when it catches up.
 	kubelet.servers["one-2"].Lag()
 	_, err = kubelet.zone.Leader().Client(t).HostAllocate(context.Background(), "lag.example", "kvm", "kvm", -1)
