@@ -588,8 +588,10 @@ func failover(t *testing.T, c *cluster, v raft.View, soloKey string) {
 	within := c.b.Within
 	old := mustLeader(t, v)
 	oldTerm := v.Servers[old].Status.Term
-	c.pods[old].srv.Kill(t)
+	// The clock starts when the signal goes: Kill returns only once the process group is
+	// gone.
 	killed := time.Now()
+	c.pods[old].srv.Kill(t)
 	var elected time.Duration
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
