@@ -126,10 +126,14 @@ func (r *FleetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 // state.
 const fleetTransition = 5 * time.Second
 
-// monitoring reports whether a host of the pool is in a transient state (INIT or one of
-// the MONITORING_* states, Host::HostState in include/Host.h).
+// monitoring reports whether a host of the operator's (one carrying its record) is in a
+// transient state (INIT or one of the MONITORING_* states, Host::HostState in
+// include/Host.h): a host made by hand that stays in INIT does not speed the polls up.
 func monitoring(p *fleet.Pools) bool {
 	return slices.ContainsFunc(p.Hosts, func(h oned.Host) bool {
+		if _, ours := h.Template.Get(fleet.AttrObject); !ours {
+			return false
+		}
 		switch h.State {
 		case oned.HostInit, oned.HostMonitoringMonitored, oned.HostMonitoringError, oned.HostMonitoringInit, oned.HostMonitoringDisabled:
 			return true
@@ -158,19 +162,23 @@ func (r *FleetReconciler) objectsOf(ctx context.Context, ns, frontend string) (f
 // alignFinalizers puts the finalizer on objects whose deletionPolicy is Delete (before
 // anything is made in OpenNebula for them) and takes it off the others.
 func (r *FleetReconciler) alignFinalizers(ctx context.Context, objs fleetObjects) error {
-	for i := range objs.clusters {
-		o := &objs.clusters[i]
-		if err := r.alignFinalizer(ctx, o, o.Spec.DeletionPolicy); err != nil {
-			return err
-		}
-	}
-	for i := range objs.hosts {
-		o := &objs.hosts[i]
-		if err := r.alignFinalizer(ctx, o, o.Spec.DeletionPolicy); err != nil {
+	for _, o := range objs.all() {
+		if err := r.alignFinalizer(ctx, o, deletionPolicy(o)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// deletionPolicy is a host's or cluster's spec.deletionPolicy.
+func deletionPolicy(o client.Object) opennebulav1alpha1.DeletionPolicy {
+	switch o := o.(type) {
+	case *opennebulav1alpha1.OpenNebulaHost:
+		return o.Spec.DeletionPolicy
+	case *opennebulav1alpha1.OpenNebulaCluster:
+		return o.Spec.DeletionPolicy
+	}
+	return ""
 }
 
 func (r *FleetReconciler) alignFinalizer(ctx context.Context, o client.Object, policy opennebulav1alpha1.DeletionPolicy) error {
@@ -199,11 +207,7 @@ func (r *FleetReconciler) onedClient(ctx context.Context, fe *opennebulav1alpha1
 	if addr == "" {
 		return nil, &fleet.Problem{Reason: opennebulav1alpha1.ReasonFrontendNotReady, Message: "frontend " + fe.Name + " has no oned address yet"}
 	}
-	password, err := readAdminPassword(ctx, r.Client, r.APIReader, fe)
-	if err != nil {
-		return nil, onedProblem(err)
-	}
-	c, err := oned.New(oned.Endpoint(addr), oned.Admin(password), oned.WithTimeout(cmp.Or(r.Timeout, onedCallTimeout)))
+	c, err := adminClient(ctx, r.Client, r.APIReader, fe, oned.Endpoint(addr), cmp.Or(r.Timeout, onedCallTimeout))
 	if err != nil {
 		return nil, onedProblem(err)
 	}

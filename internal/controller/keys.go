@@ -13,7 +13,6 @@ import (
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
-	"github.com/opennebula-operator/opennebula-operator/internal/oned"
 	"github.com/opennebula-operator/opennebula-operator/internal/raft"
 )
 
@@ -57,11 +56,7 @@ func (r *OpenNebulaFrontendReconciler) keepKeys(ctx context.Context, fe *openneb
 	case err != nil && !apierrors.IsNotFound(err):
 		return err
 	}
-	password, err := r.adminPassword(ctx, fe)
-	if err != nil {
-		return err
-	}
-	c, err := oned.New(r.PodEndpoint(fe, podName), oned.Admin(password), oned.WithTimeout(onedCallTimeout))
+	c, err := adminClient(ctx, r.Client, r.APIReader, fe, r.PodEndpoint(fe, podName), onedCallTimeout)
 	if err != nil {
 		return err
 	}

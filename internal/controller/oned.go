@@ -95,15 +95,22 @@ func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *openne
 
 // callOned reads the oneadmin password and calls one.system.version at addr.
 func (r *OpenNebulaFrontendReconciler) callOned(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, addr string) (string, error) {
-	password, err := r.adminPassword(ctx, fe)
-	if err != nil {
-		return "", err
-	}
-	c, err := oned.New(oned.Endpoint(addr), oned.Admin(password), oned.WithTimeout(onedCallTimeout))
+	c, err := adminClient(ctx, r.Client, r.APIReader, fe, oned.Endpoint(addr), onedCallTimeout)
 	if err != nil {
 		return "", err
 	}
 	return c.Version(ctx)
+}
+
+// adminClient is an oneadmin client of the frontend's oned at endpoint, with the
+// password of the frontend's admin Secret (readAdminPassword).
+func adminClient(ctx context.Context, cache, apiReader client.Reader, fe *opennebulav1alpha1.OpenNebulaFrontend,
+	endpoint string, timeout time.Duration) (*oned.Client, error) {
+	password, err := readAdminPassword(ctx, cache, apiReader, fe)
+	if err != nil {
+		return nil, err
+	}
+	return oned.New(endpoint, oned.Admin(password), oned.WithTimeout(timeout))
 }
 
 func (r *OpenNebulaFrontendReconciler) adminPassword(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
