@@ -84,16 +84,25 @@ fuzz: envtest-assets ## Fuzz the builders, the render YAML reader and admission 
 BENCH_HOSTS ?= 1000
 BENCH_N ?= 10,100,500
 .PHONY: bench
-bench: build k8s-binaries ## Benchmark on local clusters: convergence vs the raw limit, requests, steady-state writes, memory, latency (writes docs/benchmarks.md).
+bench: build k8s-binaries envtest-assets ## Benchmark on local clusters: convergence vs the raw limit, requests, steady-state writes, memory, latency (writes docs/benchmarks.md), then the HA zones (bench-ha).
 	go run ./hack/bench -n $(BENCH_N)
+	$(MAKE) bench-ha
+
+BENCH_HA ?= 10,50
+.PHONY: bench-ha
+bench-ha: envtest-assets ## Benchmark Raft HA zones: BENCH_HA zones of 3 double servers in envtest, what they cost at rest and the failover time (writes docs/benchmarks-ha.md).
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST)" use -i $(ENVTEST_K8S_VERSION) -p path)" \
+		go run ./hack/bench -ha $(BENCH_HA) -out docs/benchmarks-ha
 
 .PHONY: bench-hosts
 bench-hosts: build k8s-binaries ## Benchmark OpenNebulaHosts: BENCH_HOSTS (1000) hosts of one frontend against the raw limit of oned calls (writes docs/benchmarks-hosts.md).
 	go run ./hack/bench -hosts $(BENCH_HOSTS) -out docs/benchmarks-hosts
 
 .PHONY: bench-smoke
-bench-smoke: build k8s-binaries ## The benchmark at a small N, checking correctness only (all Ready, zero steady-state writes).
+bench-smoke: build k8s-binaries envtest-assets ## The benchmark at a small N, checking correctness only (all Ready, zero steady-state writes; 2 HA zones at rest write nothing).
 	go run ./hack/bench -smoke -n 5 -updates 3 -unrelated 20
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST)" use -i $(ENVTEST_K8S_VERSION) -p path)" \
+		go run ./hack/bench -smoke -ha 2
 
 ##@ Development
 
@@ -122,14 +131,15 @@ fmt: ## Run go fmt against code.
 vet: ## Run go vet against code.
 	go vet ./...
 	go vet -tags=e2e ./test/...
+	go vet -tags=oned,sshd,habench ./internal/...
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint linter
-	"$(GOLANGCI_LINT)" run --build-tags=e2e
+	"$(GOLANGCI_LINT)" run --build-tags=e2e,oned,sshd,habench
 
 .PHONY: lint-fix
 lint-fix: golangci-lint ## Run golangci-lint linter and perform fixes
-	"$(GOLANGCI_LINT)" run --build-tags=e2e --fix
+	"$(GOLANGCI_LINT)" run --build-tags=e2e,oned,sshd,habench --fix
 
 ##@ Build
 

@@ -3,6 +3,7 @@
 // binary, side by side with the raw limit: the same children created directly by one
 // client. It writes docs/benchmarks.md and docs/benchmarks.json (see `make bench`); with
 // -smoke it only checks correctness (every frontend Ready, zero steady-state writes).
+// -hosts runs the hosts benchmark (hosts.go), -ha the Raft zones' (ha.go).
 package main
 
 import (
@@ -104,6 +105,7 @@ func main() {
 	unrelated := flag.Int("unrelated", 1000, "unrelated Secrets and ConfigMaps each, for the memory check")
 	extra := flag.String("manager-flags", "", "extra manager flags, space separated (tuning experiments)")
 	hosts := flag.Int("hosts", 0, "run the hosts benchmark instead: this many OpenNebulaHosts of one frontend")
+	ha := flag.String("ha", "", "run the HA benchmark instead: comma list of zone counts (frontends of 3 replicas, envtest)")
 	flag.Parse()
 	if *extra != "" {
 		mgrFlags = append(mgrFlags, strings.Fields(*extra)...)
@@ -114,6 +116,12 @@ func main() {
 	var err error
 	if rootDir, err = os.Getwd(); err != nil {
 		fatal(err)
+	}
+	if *ha != "" {
+		if err := runHA(*ha, *out, *smoke); err != nil {
+			fatal(err)
+		}
+		return
 	}
 	kubectl = strings.TrimSpace(mustRun("bash", "-c", "source hack/versions.sh && echo $K8S_BIN_DIR/kubectl"))
 	if *hosts > 0 {
@@ -816,15 +824,20 @@ func percentile(v []float64, p float64) float64 {
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
+// writeJSON writes v indented, as the reports' raw figures.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
 func writeReport(out string, rep Report) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(out+".json", append(b, '\n'), 0o644); err != nil {
+	if err := writeJSON(out+".json", rep); err != nil {
 		return err
 	}
 	var md strings.Builder
@@ -836,7 +849,9 @@ func writeReport(out string, rep Report) error {
 		strings.Join(rep.ManagerFlags, " ") + fmt.Sprintf("), %.1f MiB. ", float64(rep.BinaryBytes)/(1<<20)) +
 		"The **raw limit** creates the same children (the builders' output) directly with one client at the " +
 		"manager's QPS/burst and waits for the same thing: every StatefulSet's pod ready. The machine is noisy: " +
-		"read ratios, not absolute times. What each tuning change did: [tuning.md](tuning.md).\n\n")
+		"read ratios, not absolute times. What each tuning change did: [tuning.md](tuning.md). Raft HA zones (what " +
+		"a zone of 3 costs at rest, failover time): [benchmarks-ha.md](benchmarks-ha.md); hosts: " +
+		"[benchmarks-hosts.md](benchmarks-hosts.md).\n\n")
 	chart := filepath.Base(out) + "-convergence.svg"
 	if err := os.WriteFile(filepath.Join(filepath.Dir(out), chart), convergenceChart(rep.Results), 0o644); err != nil {
 		return err

@@ -93,11 +93,18 @@ type Applier struct {
 	// (such as "spec.volumeClaimTemplates"): a change to one deletes the live child with
 	// orphan propagation (its pods and claims stay), and the next reconcile creates it anew.
 	Immutable map[schema.GroupKind][]string
+	// PastCacheReuse is how long what GetOrRead read past the cache is used again
+	// instead of reading it anew (zero: read every time). Polls reconcile often (a Raft
+	// zone every 5 s): without it, a user's Secret not labelled for the watch costs the
+	// API server a read at each of them.
+	PastCacheReuse time.Duration
 
 	// created holds what this process created until the cache shows it (key → created),
 	// so that the reconciles right after a creation neither read past the cache nor try
 	// to create it again.
 	created sync.Map
+	// readPast holds GetOrRead's reads past the cache (key → created: what, when).
+	readPast sync.Map
 }
 
 type created struct {
@@ -122,12 +129,41 @@ func (a *Applier) Get(ctx context.Context, key client.ObjectKey, obj client.Obje
 // GetOrRead is Get, then a read past the cache when neither the cache nor this process
 // has the object: for objects the cache may not hold (a user's Secret without the watch
 // label, a claim restored without the operator's labels).
+// What was found past the cache is used again for PastCacheReuse; a miss is not kept (an
+// object the user creates next is seen at once).
 func (a *Applier) GetOrRead(ctx context.Context, key client.ObjectKey, obj client.Object) error {
 	err := a.Get(ctx, key, obj)
-	if apierrors.IsNotFound(err) {
-		err = a.APIReader.Get(ctx, key, obj)
+	if !apierrors.IsNotFound(err) {
+		return err
 	}
-	return err
+	gvk, err := apiutil.GVKForObject(obj, a.Scheme)
+	if err != nil {
+		return err
+	}
+	rk := createdKey(gvk, key)
+	if v, ok := a.readPast.Load(rk); ok && time.Since(v.(created).at) < a.PastCacheReuse {
+		return copyInto(v.(created).obj, obj)
+	}
+	a.readPast.Delete(rk)
+	if err := a.APIReader.Get(ctx, key, obj); err != nil {
+		return err
+	}
+	if a.PastCacheReuse > 0 {
+		a.forgetOldReads()
+		a.readPast.Store(rk, created{obj: obj.DeepCopyObject().(client.Object), at: time.Now()})
+	}
+	return nil
+}
+
+// forgetOldReads drops the reads past the cache that are too old to be used (objects
+// since deleted, or no longer asked for), so that the map holds only recent ones.
+func (a *Applier) forgetOldReads() {
+	a.readPast.Range(func(k, v any) bool {
+		if time.Since(v.(created).at) >= a.PastCacheReuse {
+			a.readPast.Delete(k)
+		}
+		return true
+	})
 }
 
 // get is Get, also saying whether obj is what this process created rather than what

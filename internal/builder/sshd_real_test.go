@@ -23,44 +23,8 @@ import (
 // and copies a file back; root and passwords are refused; a restart keeps the host keys.
 // make test-sshd (hack/test-sshd.sh installs openssh-server and the oneadmin user).
 func TestRealSSHDSidecar(t *testing.T) {
-	// The data volume at its place, oneadmin's home: sshd's StrictModes checks every
-	// directory from the authorized_keys file up to the home directory.
 	data := DataMountPath
-	if out, err := exec.Command("getent", "passwd", strconv.Itoa(int(OneadminUID))).Output(); err != nil ||
-		!strings.Contains(string(out), ":"+data+":") {
-		t.Fatalf("UID %d must be oneadmin with home %s, as in images/sshd (hack/test-sshd.sh makes it): %q %v", OneadminUID, data, out, err)
-	}
-	if _, err := os.Stat(data); err == nil {
-		t.Fatalf("%s exists: this test makes it and removes it", data)
-	}
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(data) })
-	run := func(name string, args ...string) string {
-		t.Helper()
-		out, err := exec.Command(name, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		return string(out)
-	}
-	key := filepath.Join(t.TempDir(), "id_ed25519")
-	run("ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", key)
-	pub, _ := os.ReadFile(key + ".pub")
-	ssh := filepath.Join(data, ".ssh")
-	if err := os.MkdirAll(ssh, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ssh, "authorized_keys"), pub, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run("chown", "-R", fmt.Sprintf("%d:%d", OneadminUID, OneadminGID), ssh)
-	// The volume's root as fsGroup leaves it: root's, the group's, group-writable, setgid.
-	run("chown", fmt.Sprintf("0:%d", OneadminGID), data)
-	if err := os.Chmod(data, 0o2775|os.ModeSetgid); err != nil {
-		t.Fatal(err)
-	}
+	key := makeOneadminHome(t, data)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -166,4 +130,46 @@ func stop(cmd *exec.Cmd) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	}
+}
+
+// mustRun runs a command, failing the test when it fails.
+func mustRun(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+// makeOneadminHome makes the data volume at its place, oneadmin's home, with a new key
+// pair's public key authorized, and returns the private key's path. sshd's StrictModes
+// checks every directory from the authorized_keys file up to the home directory.
+func makeOneadminHome(t *testing.T, data string) string {
+	if out, err := exec.Command("getent", "passwd", strconv.Itoa(int(OneadminUID))).Output(); err != nil ||
+		!strings.Contains(string(out), ":"+data+":") {
+		t.Fatalf("UID %d must be oneadmin with home %s, as in images/sshd (hack/test-sshd.sh makes it): %q %v", OneadminUID, data, out, err)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Fatalf("%s exists: this test makes it and removes it", data)
+	}
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(data) })
+	key := filepath.Join(t.TempDir(), "id_ed25519")
+	mustRun(t, "ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", key)
+	pub, _ := os.ReadFile(key + ".pub")
+	ssh := filepath.Join(data, ".ssh")
+	if err := os.MkdirAll(ssh, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ssh, "authorized_keys"), pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "chown", "-R", fmt.Sprintf("%d:%d", OneadminUID, OneadminGID), ssh)
+	// The volume's root as fsGroup leaves it: root's, the group's, group-writable, setgid.
+	mustRun(t, "chown", fmt.Sprintf("0:%d", OneadminGID), data)
+	if err := os.Chmod(data, 0o2775|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	return key
 }

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/apply"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 	"github.com/opennebula-operator/opennebula-operator/internal/fleet"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned"
@@ -70,6 +71,10 @@ type FleetReconciler struct {
 	Poll time.Duration
 	// Timeout bounds each oned call (onedCallTimeout when zero).
 	Timeout time.Duration
+
+	// applier reads the oneadmin password Secret: from the cache, or past it (reused
+	// between polls like the frontend controller's reads).
+	applier *apply.Applier
 }
 
 // fleetObjects are a frontend's hosts and clusters, from the cache.
@@ -207,7 +212,7 @@ func (r *FleetReconciler) onedClient(ctx context.Context, fe *opennebulav1alpha1
 	if addr == "" {
 		return nil, &fleet.Problem{Reason: opennebulav1alpha1.ReasonFrontendNotReady, Message: "frontend " + fe.Name + " has no oned address yet"}
 	}
-	c, err := adminClient(ctx, r.Client, r.APIReader, fe, oned.Endpoint(addr), cmp.Or(r.Timeout, onedCallTimeout))
+	c, err := adminClient(ctx, r.applier, fe, oned.Endpoint(addr), cmp.Or(r.Timeout, onedCallTimeout))
 	if err != nil {
 		return nil, onedProblem(err)
 	}
@@ -556,6 +561,7 @@ func frontendOf(_ context.Context, o client.Object) []ctrl.Request {
 // hosts' and clusters' changes (not by the operator's own status writes), by the frontend
 // appearing, going or becoming ready, and by its poll.
 func (r *FleetReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader, Scheme: mgr.GetScheme(), PastCacheReuse: DefaultProblemRecheck}
 	// indexFrontendRef is registered by the frontend controller's setup, which runs first.
 	wake := ctrlbuilder.WithPredicates(predicate.Or(
 		predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},

@@ -56,7 +56,7 @@ func (r *OpenNebulaFrontendReconciler) keepKeys(ctx context.Context, fe *openneb
 	case err != nil && !apierrors.IsNotFound(err):
 		return err
 	}
-	c, err := adminClient(ctx, r.Client, r.APIReader, fe, r.PodEndpoint(fe, podName), onedCallTimeout)
+	c, err := adminClient(ctx, r.applier, fe, r.PodEndpoint(fe, podName), onedCallTimeout)
 	if err != nil {
 		return err
 	}

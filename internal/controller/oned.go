@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
+	"github.com/opennebula-operator/opennebula-operator/internal/apply"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned"
 	"github.com/opennebula-operator/opennebula-operator/internal/status"
@@ -95,7 +96,7 @@ func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *openne
 
 // callOned reads the oneadmin password and calls one.system.version at addr.
 func (r *OpenNebulaFrontendReconciler) callOned(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, addr string) (string, error) {
-	c, err := adminClient(ctx, r.Client, r.APIReader, fe, oned.Endpoint(addr), onedCallTimeout)
+	c, err := adminClient(ctx, r.applier, fe, oned.Endpoint(addr), onedCallTimeout)
 	if err != nil {
 		return "", err
 	}
@@ -104,9 +105,9 @@ func (r *OpenNebulaFrontendReconciler) callOned(ctx context.Context, fe *openneb
 
 // adminClient is an oneadmin client of the frontend's oned at endpoint, with the
 // password of the frontend's admin Secret (readAdminPassword).
-func adminClient(ctx context.Context, cache, apiReader client.Reader, fe *opennebulav1alpha1.OpenNebulaFrontend,
+func adminClient(ctx context.Context, reader *apply.Applier, fe *opennebulav1alpha1.OpenNebulaFrontend,
 	endpoint string, timeout time.Duration) (*oned.Client, error) {
-	password, err := readAdminPassword(ctx, cache, apiReader, fe)
+	password, err := readAdminPassword(ctx, reader, fe)
 	if err != nil {
 		return nil, err
 	}
@@ -114,20 +115,16 @@ func adminClient(ctx context.Context, cache, apiReader client.Reader, fe *openne
 }
 
 func (r *OpenNebulaFrontendReconciler) adminPassword(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
-	return readAdminPassword(ctx, r.Client, r.APIReader, fe)
+	return readAdminPassword(ctx, r.applier, fe)
 }
 
 // readAdminPassword reads the frontend's oneadmin password from the cache, or past it
-// (a user's Secret not labelled for the operator's watch).
-func readAdminPassword(ctx context.Context, cache, apiReader client.Reader, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
+// (a user's Secret not labelled for the operator's watch; that read is reused for a
+// while, see Applier.PastCacheReuse).
+func readAdminPassword(ctx context.Context, reader *apply.Applier, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
 	ref := builder.AdminPasswordRef(fe)
 	s := &corev1.Secret{}
-	key := client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}
-	err := cache.Get(ctx, key, s)
-	if apierrors.IsNotFound(err) {
-		err = apiReader.Get(ctx, key, s)
-	}
-	if err != nil {
+	if err := reader.GetOrRead(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", status.AdminPasswordError{Ref: ref}
 		}

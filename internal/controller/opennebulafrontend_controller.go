@@ -267,6 +267,9 @@ func (r *OpenNebulaFrontendReconciler) recheck(st *reconcileState) time.Duration
 	}
 	if st.raftPoll {
 		poll := cmp.Or(r.RaftPoll, raftPoll)
+		if st.raft != nil && st.raft.plan.Leader < 0 {
+			poll = min(poll, raftPollLeaderless)
+		}
 		recheck = min(cmp.Or(recheck, poll), poll)
 	}
 	return recheck

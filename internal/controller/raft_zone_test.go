@@ -43,10 +43,11 @@ type fakeKubelet struct {
 	made     []string
 }
 
-// newFakeKubelet plays the kubelet for the frontend "one" of namespace ns.
-func newFakeKubelet(t *testing.T, ns string) *fakeKubelet {
+// newFakeKubelet plays the kubelet for the frontend "one" of namespace ns; opts set its
+// double servers' timing.
+func newFakeKubelet(t *testing.T, ns string, opts ...onedtest.Option) *fakeKubelet {
 	const fe = "one"
-	return &fakeKubelet{t: t, ns: ns, fe: fe, zone: onedtest.NewPods(t), servers: map[string]*onedtest.Server{}, revision: fe + "-r1"}
+	return &fakeKubelet{t: t, ns: ns, fe: fe, zone: onedtest.NewPods(t, opts...), servers: map[string]*onedtest.Server{}, revision: fe + "-r1"}
 }
 
 func (k *fakeKubelet) sync(g Gomega) {
@@ -157,9 +158,9 @@ func (k *fakeKubelet) roles(g Gomega) map[string]string {
 
 // createZoneOfThree creates the frontend "one" of 3 replicas in a new namespace, with its
 // oneadmin password in a Secret of its own, and the fake kubelet that runs its pods.
-func createZoneOfThree(t *testing.T) (string, *fakeKubelet) {
+func createZoneOfThree(t *testing.T, opts ...onedtest.Option) (string, *fakeKubelet) {
 	ns := newNamespace(t)
-	kubelet := newFakeKubelet(t, ns)
+	kubelet := newFakeKubelet(t, ns, opts...)
 	Expect(k8sClient.Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
 		StringData: map[string]string{"pw": onedtest.Password},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -38,21 +39,35 @@ var (
 )
 
 // writeCounter counts the write requests the manager sends to the API server, by
-// method and path, so that tests can prove a reconcile that finds nothing to do writes nothing.
+// method and path, so that tests can prove a reconcile that finds nothing to do writes
+// nothing; and its reads (GETs and lists, watches left out), for the HA benchmark.
 type writeCounter struct {
 	mu    sync.Mutex
 	calls []string
+	reads []string
 }
 
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		if req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodOptions {
+		switch {
+		case req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodOptions:
 			w.mu.Lock()
 			w.calls = append(w.calls, req.Method+" "+req.URL.Path)
+			w.mu.Unlock()
+		case req.Method == http.MethodGet && req.URL.Query().Get("watch") != "true":
+			w.mu.Lock()
+			w.reads = append(w.reads, req.URL.Path)
 			w.mu.Unlock()
 		}
 		return rt.RoundTrip(req)
 	})
+}
+
+// readSnapshot are the paths the manager has read so far.
+func (w *writeCounter) readSnapshot() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.reads)
 }
 
 func (w *writeCounter) snapshot() []string {
@@ -88,6 +103,18 @@ func (p *podEndpoints) endpoint(fe *opennebulav1alpha1.OpenNebulaFrontend, pod s
 	}
 	return e.(string)
 }
+
+// reconcilerTimings are the frontend reconciler's timings in the suite.
+type reconcilerTimings struct {
+	// recheck is ProblemRecheck and OnedRecheck; zero values are the operator's defaults.
+	recheck, raftPoll, raftLagGrace time.Duration
+	workers                         int
+}
+
+// suiteTimings are short, so that tests see polls and rechecks within seconds. The HA
+// benchmark (habench_test.go, build tag habench) runs with the operator's own.
+var suiteTimings = reconcilerTimings{recheck: 300 * time.Millisecond, raftPoll: 300 * time.Millisecond,
+	raftLagGrace: time.Second, workers: 2}
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
@@ -145,15 +172,15 @@ func runSuite(m *testing.M) int {
 		Client:         mgr.GetClient(),
 		APIReader:      mgr.GetAPIReader(),
 		Scheme:         mgr.GetScheme(),
-		ProblemRecheck: 300 * time.Millisecond,
+		ProblemRecheck: suiteTimings.recheck,
 		ServiceAddress: routes.address,
 		PodEndpoint:    podRoutes.endpoint,
-		RaftPoll:       300 * time.Millisecond,
-		RaftLagGrace:   time.Second,
-		OnedRecheck:    300 * time.Millisecond,
+		RaftPoll:       suiteTimings.raftPoll,
+		RaftLagGrace:   suiteTimings.raftLagGrace,
+		OnedRecheck:    suiteTimings.recheck,
 		Recorder:       recorder,
 		Options:        builder.Options{DefaultImage: "registry.test/opennebula:7.2.0"},
-	}).SetupWithManager(mgr, 2); err != nil {
+	}).SetupWithManager(mgr, suiteTimings.workers); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

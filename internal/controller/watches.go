@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -60,6 +61,10 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		APIReader: r.APIReader,
 		Scheme:    r.Scheme,
 		Immutable: map[schema.GroupKind][]string{{Group: appsv1.GroupName, Kind: "StatefulSet"}: immutableStatefulSetFields},
+		// A user's Secret not labelled for the watch is read past the cache; the Raft poll
+		// reconciles a zone every 5 s. Reused as long as a blocked frontend waits before
+		// looking again, a change to it is seen as soon as before.
+		PastCacheReuse: cmp.Or(r.ProblemRecheck, DefaultProblemRecheck),
 	}
 	// The hosts and clusters of a frontend, for the fleet controller and status.hosts.
 	for _, obj := range []client.Object{&opennebulav1alpha1.OpenNebulaHost{}, &opennebulav1alpha1.OpenNebulaCluster{}} {

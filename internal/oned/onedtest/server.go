@@ -11,6 +11,7 @@ package onedtest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -77,6 +78,13 @@ func (s *Server) Calls(method string) int {
 	s.zone.mu.Lock()
 	defer s.zone.mu.Unlock()
 	return s.calls[method]
+}
+
+// CallCounts are the calls the server has received, by method.
+func (s *Server) CallCounts() map[string]int {
+	s.zone.mu.Lock()
+	defer s.zone.mu.Unlock()
+	return maps.Clone(s.calls)
 }
 
 // Option sets a double's timing.

@@ -1,0 +1,26 @@
+// Package benchfmt holds the figures benchmarks pass from a test run to hack/bench's
+// report writer, defined once for both sides.
+package benchfmt
+
+// HAResult is one run of the HA benchmark (internal/controller/habench_test.go): N zones
+// of 3 servers at rest and failing over.
+type HAResult struct {
+	Zones                int     `json:"zones"`
+	ServersPerZone       int     `json:"serversPerZone"`
+	RaftPollSeconds      float64 `json:"raftPollSeconds"`
+	ElectionDelaySeconds float64 `json:"electionDelaySeconds"`
+	// FormationSeconds: from the first frontend's creation until every zone is formed
+	// (the fake kubelet plays pods in turn, so this is not a figure of the operator alone).
+	FormationSeconds float64 `json:"formationSeconds"`
+	RestSeconds      float64 `json:"restWindowSeconds"`
+	// Per zone and minute, at rest.
+	RestReconciles       float64            `json:"restReconcilesPerZoneMinute"`
+	RestKubernetesWrites float64            `json:"restKubernetesWritesPerZoneMinute"`
+	RestKubernetesReads  float64            `json:"restKubernetesReadsPerZoneMinute"`
+	RestOnedCalls        map[string]float64 `json:"restOnedCallsPerZoneMinute"`
+	// Failover: the leader's oned stops (its pod stays) → the new leader's pod is labelled.
+	FailoverSeconds       []float64 `json:"failoverSeconds"`
+	FailoverP50Seconds    float64   `json:"failoverP50Seconds"`
+	FailoverMaxSeconds    float64   `json:"failoverMaxSeconds"`
+	FailoverWritesPerZone float64   `json:"failoverKubernetesWritesPerZone"`
+}
