@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -78,6 +79,9 @@ type Result struct {
 	UpdateP99Millis    float64 `json:"updateLatencyP99Millis"`
 	Updates            int     `json:"updates"`
 	StartupMillis      float64 `json:"startupToFirstReconcileMillis"`
+	// CPU seconds by process while each side converged (cpu.go).
+	CPURaw      map[string]float64 `json:"cpuSecondsRawSide,omitempty"`
+	CPUOperator map[string]float64 `json:"cpuSecondsOperatorSide,omitempty"`
 }
 
 // Report is the JSON file.
@@ -160,6 +164,7 @@ func main() {
 		fmt.Printf("N=%d raw %.1fs operator %.1fs (x%.2f) writes/frontend %.1f (min %.0f) restart writes %.0f no-op writes %.0f heap %.1f MiB rss %.1f MiB update p50 %.0fms p99 %.0fms\n",
 			n, r.RawSeconds, r.OperatorSeconds, r.Ratio, r.WritesPerFrontend, r.MinWritesPerFrontend, r.RestartWrites, r.NoopWrites,
 			r.HeapBytes/(1<<20), r.RSSBytes/(1<<20), r.UpdateP50Millis, r.UpdateP99Millis)
+		fmt.Printf("  CPU seconds, raw side %v; operator side %v\n", r.CPURaw, r.CPUOperator)
 		if r.RestartWrites != 0 || r.NoopWrites != 0 {
 			failures = append(failures, fmt.Sprintf("n=%d: steady state issued writes (restart %.0f, no-op change %.0f)", n, r.RestartWrites, r.NoopWrites))
 		}
@@ -200,6 +205,7 @@ func machine() string {
 // run holds one N's cluster, client and manager while it is measured.
 type benchRun struct {
 	ctx     context.Context
+	cluster string
 	c       client.Client
 	kcfg    string
 	n       int
@@ -224,7 +230,7 @@ func runOne(n, updates, unrelated int) (Result, error) {
 		return r, fmt.Errorf("cluster: %v\n%s", err, out)
 	}
 	defer func() { _, _ = run("hack/local-cluster.sh", "down", name) }()
-	b := &benchRun{ctx: context.Background(), kcfg: strings.TrimSpace(mustRun("hack/local-cluster.sh", "kubeconfig", name)), n: n, r: &r}
+	b := &benchRun{ctx: context.Background(), cluster: name, kcfg: strings.TrimSpace(mustRun("hack/local-cluster.sh", "kubeconfig", name)), n: n, r: &r}
 	defer func() {
 		if b.manager != nil {
 			b.manager.stop()
@@ -274,6 +280,7 @@ func (b *benchRun) setup() error {
 // raw measures the raw limit: the children from the builders, created directly, waited
 // on the same way.
 func (b *benchRun) raw() error {
+	cpu := cpuSeconds(b.cluster, 0)
 	start := time.Now()
 	if err := createRaw(b.ctx, b.c, "raw", "fe", b.n); err != nil {
 		return err
@@ -282,6 +289,7 @@ func (b *benchRun) raw() error {
 		return fmt.Errorf("raw: %w", err)
 	}
 	b.r.RawSeconds = time.Since(start).Seconds()
+	b.r.CPURaw = cpuSince(cpu, cpuSeconds(b.cluster, 0))
 	fmt.Printf("  raw limit: %d frontends' children ready in %.1f s\n", b.n, b.r.RawSeconds)
 	// The raw children carry the operator's labels: remove them so that the operator's
 	// cache (and its memory figure) holds only its own.
@@ -342,6 +350,7 @@ func (b *benchRun) operator() error {
 	if err := b.restartManager(); err != nil {
 		return err
 	}
+	cpu := cpuSeconds(b.cluster, b.manager.cmd.Process.Pid)
 	start := time.Now()
 	for i := range b.n {
 		if err := b.c.Create(b.ctx, frontend("op", i)); err != nil {
@@ -353,6 +362,7 @@ func (b *benchRun) operator() error {
 	}
 	r := b.r
 	r.OperatorSeconds = time.Since(start).Seconds()
+	r.CPUOperator = cpuSince(cpu, cpuSeconds(b.cluster, b.manager.cmd.Process.Pid))
 	r.Ratio = round2(r.OperatorSeconds / r.RawSeconds)
 	ms, err := b.settle(float64(b.n))
 	if err != nil {
@@ -879,6 +889,24 @@ func writeReport(out string, rep Report) error {
 			parts = append(parts, fmt.Sprintf("%s %.2f", k, r.RequestsPerFrontend[k]))
 		}
 		fmt.Fprintf(&md, "- N=%d: %s\n", r.N, strings.Join(parts, ", "))
+	}
+	md.WriteString("\n## CPU time by process\n\nCPU seconds (user + system, from /proc) each process used while each side " +
+		"converged: the machine has 2 cores, so the sum over a side divided by its time says how busy they were.\n\n" +
+		"| N | process | raw side | operator side |\n|---|---|---|---|\n")
+	for _, r := range rep.Results {
+		names := slices.Sorted(maps.Keys(r.CPUOperator))
+		for name := range r.CPURaw {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+		var rawSum, opSum float64
+		for _, name := range names {
+			rawSum, opSum = rawSum+r.CPURaw[name], opSum+r.CPUOperator[name]
+			fmt.Fprintf(&md, "| %d | %s | %.1f s | %.1f s |\n", r.N, name, r.CPURaw[name], r.CPUOperator[name])
+		}
+		fmt.Fprintf(&md, "| %d | **all** (per second of convergence) | %.1f s (%.2f) | %.1f s (%.2f) |\n", r.N, rawSum,
+			rawSum/r.RawSeconds, opSum, opSum/r.OperatorSeconds)
 	}
 	md.WriteString("\n## Steady state\n\n| N | writes after a restart (full resync) | writes after a no-op change on every frontend |\n|---|---|---|\n")
 	for _, r := range rep.Results {

@@ -93,17 +93,17 @@ type Applier struct {
 	// (such as "spec.volumeClaimTemplates"): a change to one deletes the live child with
 	// orphan propagation (its pods and claims stay), and the next reconcile creates it anew.
 	Immutable map[schema.GroupKind][]string
-	// PastCacheReuse is how long what GetOrRead read past the cache is used again
-	// instead of reading it anew (zero: read every time). Polls reconcile often (a Raft
-	// zone every 5 s): without it, a user's Secret not labelled for the watch costs the
-	// API server a read at each of them.
+	// PastCacheReuse is how long what GetOrReadFor read past the cache is used again
+	// for the same version of its referrer (zero: read every time). Polls reconcile an
+	// unchanged object often (a Raft zone every 5 s): without it, a user's Secret not
+	// labelled for the watch costs the API server a read at each of them.
 	PastCacheReuse time.Duration
 
 	// created holds what this process created until the cache shows it (key → created),
 	// so that the reconciles right after a creation neither read past the cache nor try
 	// to create it again.
 	created sync.Map
-	// readPast holds GetOrRead's reads past the cache (key → created: what, when).
+	// readPast holds GetOrReadFor's reads past the cache (key@version → created).
 	readPast sync.Map
 }
 
@@ -129,26 +129,36 @@ func (a *Applier) Get(ctx context.Context, key client.ObjectKey, obj client.Obje
 // GetOrRead is Get, then a read past the cache when neither the cache nor this process
 // has the object: for objects the cache may not hold (a user's Secret without the watch
 // label, a claim restored without the operator's labels).
-// What was found past the cache is used again for PastCacheReuse; a miss is not kept (an
-// object the user creates next is seen at once).
 func (a *Applier) GetOrRead(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	return a.GetOrReadFor(ctx, key, obj, "")
+}
+
+// GetOrReadFor is GetOrRead for a reader whose state is version (the resourceVersion of
+// the object that refers to this one): what was found past the cache for the same
+// version is used again for PastCacheReuse. A poll that finds its object unchanged reads
+// nothing; any change to the referrer (an edit, a touch) reads anew. A miss is not kept
+// (an object the user creates next is seen at once). An empty version reuses nothing.
+func (a *Applier) GetOrReadFor(ctx context.Context, key client.ObjectKey, obj client.Object, version string) error {
 	err := a.Get(ctx, key, obj)
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
-	gvk, err := apiutil.GVKForObject(obj, a.Scheme)
-	if err != nil {
-		return err
+	reuse := version != "" && a.PastCacheReuse > 0
+	var rk string
+	if reuse {
+		gvk, err := apiutil.GVKForObject(obj, a.Scheme)
+		if err != nil {
+			return err
+		}
+		rk = createdKey(gvk, key) + "@" + version
+		if v, ok := a.readPast.Load(rk); ok && time.Since(v.(created).at) < a.PastCacheReuse {
+			return copyInto(v.(created).obj, obj)
+		}
 	}
-	rk := createdKey(gvk, key)
-	if v, ok := a.readPast.Load(rk); ok && time.Since(v.(created).at) < a.PastCacheReuse {
-		return copyInto(v.(created).obj, obj)
-	}
-	a.readPast.Delete(rk)
 	if err := a.APIReader.Get(ctx, key, obj); err != nil {
 		return err
 	}
-	if a.PastCacheReuse > 0 {
+	if reuse {
 		a.forgetOldReads()
 		a.readPast.Store(rk, created{obj: obj.DeepCopyObject().(client.Object), at: time.Now()})
 	}

@@ -329,25 +329,30 @@ func eventually(t *testing.T, ok func() bool) {
 }
 
 // An object the cache does not hold (a ConfigMap without the label here, a user's Secret
-// without the watch label in the operator) is read past the cache, and that read is used
-// again for PastCacheReuse: polls do not read it each time. A miss is not kept.
-func TestGetOrReadReusesReadsPastTheCache(t *testing.T) {
+// without the watch label in the operator) is read past the cache; for an unchanged
+// referrer that read is used again for PastCacheReuse (polls do not read it each time),
+// a changed referrer reads anew. A miss is not kept.
+func TestGetOrReadForReusesReadsPastTheCache(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.applier.PastCacheReuse = 500 * time.Millisecond
 	key := client.ObjectKey{Namespace: f.ns, Name: "users"}
+	read := func(version, want, why string) {
+		t.Helper()
+		got := &corev1.ConfigMap{}
+		if err := f.applier.GetOrReadFor(ctx, key, got, version); err != nil || got.Data["v"] != want {
+			t.Fatalf("%s: %v %v", why, err, got.Data)
+		}
+	}
 
-	if err := f.applier.GetOrRead(ctx, key, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+	if err := f.applier.GetOrReadFor(ctx, key, &corev1.ConfigMap{}, "10"); !apierrors.IsNotFound(err) {
 		t.Fatalf("a missing object: %v", err)
 	}
 	unlabelled := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "users", Namespace: f.ns}, Data: map[string]string{"v": "1"}}
 	if err := f.direct.Create(ctx, unlabelled); err != nil {
 		t.Fatal(err)
 	}
-	got := &corev1.ConfigMap{}
-	if err := f.applier.GetOrRead(ctx, key, got); err != nil || got.Data["v"] != "1" {
-		t.Fatalf("created after a miss, it is read at once: %v %v", err, got.Data)
-	}
+	read("10", "1", "created after a miss, it is read at once")
 	if calls := f.log.take(); !slices.Equal(calls, []string{"GET configmaps/users", "GET configmaps/users"}) {
 		t.Fatalf("the miss and the first read go to the API server: %v", calls)
 	}
@@ -357,19 +362,23 @@ func TestGetOrReadReusesReadsPastTheCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 5 {
-		got = &corev1.ConfigMap{}
-		if err := f.applier.GetOrRead(ctx, key, got); err != nil || got.Data["v"] != "1" {
-			t.Fatalf("within PastCacheReuse the last read is used: %v %v", err, got.Data)
-		}
+		read("10", "1", "the same referrer within PastCacheReuse uses the last read")
 	}
 	if calls := f.log.take(); len(calls) != 0 {
 		t.Fatalf("no request within PastCacheReuse: %v", calls)
 	}
-	time.Sleep(600 * time.Millisecond)
-	got = &corev1.ConfigMap{}
-	if err := f.applier.GetOrRead(ctx, key, got); err != nil || got.Data["v"] != "2" {
-		t.Fatalf("after PastCacheReuse it is read anew: %v %v", err, got.Data)
+	read("11", "2", "a changed referrer reads anew")
+	read("", "2", "GetOrRead reuses nothing")
+	if calls := f.log.take(); !slices.Equal(calls, []string{"GET configmaps/users", "GET configmaps/users"}) {
+		t.Fatalf("one read each: %v", calls)
 	}
+
+	unlabelled.Data["v"] = "3"
+	if err := f.direct.Update(ctx, unlabelled); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond)
+	read("11", "3", "after PastCacheReuse it is read anew")
 	if calls := f.log.take(); !slices.Equal(calls, []string{"GET configmaps/users"}) {
 		t.Fatalf("one read: %v", calls)
 	}

@@ -50,7 +50,7 @@ func (r *OpenNebulaFrontendReconciler) readPodSecrets(ctx context.Context, fe *o
 		s, seen := read[ref.Name]
 		if !seen {
 			s = &corev1.Secret{}
-			switch err := r.applier.GetOrRead(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); {
+			switch err := r.applier.GetOrReadFor(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s, fe.ResourceVersion); {
 			case apierrors.IsNotFound(err):
 				s = nil
 			case err != nil:

@@ -119,12 +119,12 @@ func (r *OpenNebulaFrontendReconciler) adminPassword(ctx context.Context, fe *op
 }
 
 // readAdminPassword reads the frontend's oneadmin password from the cache, or past it
-// (a user's Secret not labelled for the operator's watch; that read is reused for a
-// while, see Applier.PastCacheReuse).
+// (a user's Secret not labelled for the operator's watch; that read is reused while
+// the frontend is unchanged, see Applier.GetOrReadFor).
 func readAdminPassword(ctx context.Context, reader *apply.Applier, fe *opennebulav1alpha1.OpenNebulaFrontend) (string, error) {
 	ref := builder.AdminPasswordRef(fe)
 	s := &corev1.Secret{}
-	if err := reader.GetOrRead(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s); err != nil {
+	if err := reader.GetOrReadFor(ctx, client.ObjectKey{Namespace: fe.Namespace, Name: ref.Name}, s, fe.ResourceVersion); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", status.AdminPasswordError{Ref: ref}
 		}

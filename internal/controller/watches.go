@@ -61,9 +61,10 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		APIReader: r.APIReader,
 		Scheme:    r.Scheme,
 		Immutable: map[schema.GroupKind][]string{{Group: appsv1.GroupName, Kind: "StatefulSet"}: immutableStatefulSetFields},
-		// A user's Secret not labelled for the watch is read past the cache; the Raft poll
-		// reconciles a zone every 5 s. Reused as long as a blocked frontend waits before
-		// looking again, a change to it is seen as soon as before.
+		// A user's Secret not labelled for the watch is read past the cache, and the Raft
+		// poll reconciles a zone every 5 s: that read is reused while the frontend is
+		// unchanged, for as long as a blocked frontend waits before looking again. Any
+		// change to the frontend reads it anew, as the README promises.
 		PastCacheReuse: cmp.Or(r.ProblemRecheck, DefaultProblemRecheck),
 	}
 	// The hosts and clusters of a frontend, for the fleet controller and status.hosts.
