@@ -67,17 +67,46 @@ start() {
   restart_component kwok-controller
 }
 
+# free_port: a loopback TCP port nothing listens on now (bash's /dev/tcp: no tool needed).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 12000))
+    (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null || { echo "${port}"; return; }
+  done
+}
+
+# loopback_args: kwokctl's binary runtime has every component listen on 0.0.0.0; these
+# extra arguments (given after kwokctl's own, so they win) keep each on 127.0.0.1. etcd's
+# and kwok's listen addresses carry their ports, so those ports are chosen here.
+loopback_args() {
+  local etcd peer kwok
+  etcd="$(free_port)"; peer="$(free_port)"; kwok="$(free_port)"
+  echo "--etcd-port ${etcd} --controller-port ${kwok}" \
+    "--extra-args etcd=listen-client-urls=http://127.0.0.1:${etcd}" \
+    "--extra-args etcd=advertise-client-urls=http://127.0.0.1:${etcd}" \
+    "--extra-args etcd=listen-peer-urls=http://127.0.0.1:${peer}" \
+    "--extra-args etcd=initial-advertise-peer-urls=http://127.0.0.1:${peer}" \
+    "--extra-args etcd=initial-cluster=node0=http://127.0.0.1:${peer}" \
+    "--extra-args kube-apiserver=bind-address=127.0.0.1" \
+    "--extra-args kube-controller-manager=bind-address=127.0.0.1" \
+    "--extra-args kube-scheduler=bind-address=127.0.0.1" \
+    "--extra-args kwok-controller=server-address=127.0.0.1:${kwok}"
+}
+
 up() {
   "${HACK_DIR}/build-k8s-binaries.sh" cluster
   mkdir -p "${STATE_DIR}"
   if ! "${KWOKCTL}" get clusters 2>/dev/null | grep -qx "${NAME}"; then
     log "creating cluster ${NAME}"
+    # shellcheck disable=SC2046 # loopback_args is a list of flags, split on purpose
     "${KWOKCTL}" create cluster --name "${NAME}" --runtime binary \
       --etcd-binary "${K8S_BIN_DIR}/etcd" \
       --kube-apiserver-binary "${K8S_BIN_DIR}/kube-apiserver" \
       --kube-controller-manager-binary "${K8S_BIN_DIR}/kube-controller-manager" \
       --kube-scheduler-binary "${K8S_BIN_DIR}/kube-scheduler" \
       --kwok-controller-binary "${K8S_BIN_DIR}/kwok" \
+      $(loopback_args) \
       ${KWOK_EXTRA_ARGS:-} \
       --kubeconfig "${KUBECONFIG_FILE}" --wait 3m >"${STATE_DIR}/kwokctl.log" 2>&1 \
       || { cat "${STATE_DIR}/kwokctl.log" >&2; exit 1; }
