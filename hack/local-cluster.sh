@@ -79,19 +79,24 @@ free_port() {
 # loopback_args: kwokctl's binary runtime has every component listen on 0.0.0.0; these
 # extra arguments (given after kwokctl's own, so they win) keep each on 127.0.0.1. etcd's
 # and kwok's listen addresses carry their ports, so those ports are chosen here.
+# The order matters: kwokctl v0.8.0 (mutationComponentPatches) files a component's
+# further --extra-args under the index of its first one among all of them, which is only
+# right when every component's first comes before any repeat. So one for each component
+# first, then etcd's others; KWOK_EXTRA_ARGS may repeat these components, not add one
+# with two arguments.
 loopback_args() {
   local etcd peer kwok
   etcd="$(free_port)"; peer="$(free_port)"; kwok="$(free_port)"
   echo "--etcd-port ${etcd} --controller-port ${kwok}" \
     "--extra-args etcd=listen-client-urls=http://127.0.0.1:${etcd}" \
-    "--extra-args etcd=advertise-client-urls=http://127.0.0.1:${etcd}" \
-    "--extra-args etcd=listen-peer-urls=http://127.0.0.1:${peer}" \
-    "--extra-args etcd=initial-advertise-peer-urls=http://127.0.0.1:${peer}" \
-    "--extra-args etcd=initial-cluster=node0=http://127.0.0.1:${peer}" \
     "--extra-args kube-apiserver=bind-address=127.0.0.1" \
     "--extra-args kube-controller-manager=bind-address=127.0.0.1" \
     "--extra-args kube-scheduler=bind-address=127.0.0.1" \
-    "--extra-args kwok-controller=server-address=127.0.0.1:${kwok}"
+    "--extra-args kwok-controller=server-address=127.0.0.1:${kwok}" \
+    "--extra-args etcd=advertise-client-urls=http://127.0.0.1:${etcd}" \
+    "--extra-args etcd=listen-peer-urls=http://127.0.0.1:${peer}" \
+    "--extra-args etcd=initial-advertise-peer-urls=http://127.0.0.1:${peer}" \
+    "--extra-args etcd=initial-cluster=node0=http://127.0.0.1:${peer}"
 }
 
 up() {

@@ -636,25 +636,27 @@ type manager struct {
 	log      *os.File
 }
 
-// freeAddress is a loopback address with a port free right now.
-func freeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddresses are n loopback addresses with ports free right now, all different (the
+// listeners are held until all are chosen: one closed first may be handed out again).
+func freeAddresses(n int) ([]string, error) {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = l.Close() }()
+		out = append(out, l.Addr().String())
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
+	return out, nil
 }
 
 func startManager(kcfg string) (*manager, error) {
-	addr, err := freeAddress()
+	addrs, err := freeAddresses(2)
 	if err != nil {
 		return nil, err
 	}
-	pprofAddr, err := freeAddress()
-	if err != nil {
-		return nil, err
-	}
+	addr, pprofAddr := addrs[0], addrs[1]
 	logf, err := os.CreateTemp("", "bench-manager-*.log")
 	if err != nil {
 		return nil, err

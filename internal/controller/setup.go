@@ -47,6 +47,17 @@ func stripLastApplied(obj any) (any, error) {
 	return obj, err
 }
 
+// stripPodSpec drops managedFields and the spec from a cached pod: the operator reads a
+// pod's labels, annotations and status, and writes to it only by patches computed from
+// those (a spec-less copy patches nothing in the spec). A pod's spec is most of its size.
+func stripPodSpec(obj any) (any, error) {
+	obj, err := cache.TransformStripManagedFields()(obj)
+	if p, ok := obj.(*corev1.Pod); ok && err == nil {
+		p.Spec = corev1.PodSpec{}
+	}
+	return obj, err
+}
+
 // WatchNamespaces parses WATCH_NAMESPACE; nil means every namespace.
 func WatchNamespaces(v string) []string {
 	var out []string
@@ -77,9 +88,11 @@ func CacheOptions(namespaces []string) cache.Options {
 			&policyv1.PodDisruptionBudget{}: owned,
 			// The claims made from the volumeClaimTemplates carry the operator's labels.
 			&corev1.PersistentVolumeClaim{}: owned,
-			// A Raft zone's pods (the pod template carries the operator's labels): their
-			// seed init container's state and their role labels. Read only for zones.
-			&corev1.Pod{}: owned,
+			// The frontend pods (not the MariaDB pods: never read): a zone's seed init
+			// container states and role labels, a solo MySQL frontend's start time (keys).
+			// Only their metadata and status are kept (stripPodSpec).
+			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{builder.LabelManagedBy: builder.ValueManagedBy,
+				builder.LabelComponent: builder.ValueComponent}), Transform: stripPodSpec},
 			// kubectl's client-side apply (and Argo CD's default sync) keeps a copy of the
 			// whole frontend in an annotation the operator never reads.
 			&opennebulav1alpha1.OpenNebulaFrontend{}: {Transform: stripLastApplied},

@@ -43,6 +43,7 @@ func TestCacheOptions(t *testing.T) {
 		&appsv1.StatefulSet{}: owned, &corev1.Service{}: owned, &corev1.ConfigMap{}: owned,
 		&networkingv1.Ingress{}: owned, &corev1.PersistentVolumeClaim{}: owned,
 		&corev1.Secret{}: "opennebula.io/watch=true",
+		&corev1.Pod{}:    "app.kubernetes.io/component=frontend," + owned,
 	} {
 		var found bool
 		for k, v := range all.ByObject {
@@ -52,6 +53,20 @@ func TestCacheOptions(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("%T is not selected by %s in the cache", obj, selector)
+		}
+	}
+	// Cached pods keep their metadata and status, not their spec.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "one-0", Labels: map[string]string{"opennebula.io/raft-role": "leader"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "opennebula"}}}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	for k, v := range all.ByObject {
+		if _, ok := k.(*corev1.Pod); ok {
+			out, err := v.Transform(pod)
+			got := out.(*corev1.Pod)
+			if err != nil || got.Spec.Containers != nil || got.ManagedFields != nil || got.Labels["opennebula.io/raft-role"] != "leader" ||
+				got.Status.Phase != corev1.PodRunning {
+				t.Errorf("transformed pod %+v, %v", got, err)
+			}
 		}
 	}
 	// The frontends lose kubectl's last-applied copy (and managedFields) in the cache.
