@@ -83,7 +83,7 @@ func tail(s string, n int) string {
 }
 
 func writeHAReport(out string, rep HAReport) error {
-	if err := writeJSON(out+".json", rep); err != nil {
+	if err := benchfmt.WriteJSON(out+".json", rep); err != nil {
 		return err
 	}
 	var md strings.Builder

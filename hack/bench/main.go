@@ -9,7 +9,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,6 +45,7 @@ import (
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/apply"
+	"github.com/opennebula-operator/opennebula-operator/internal/benchfmt"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 )
 
@@ -363,7 +363,7 @@ func (b *benchRun) operator() error {
 	r := b.r
 	r.OperatorSeconds = time.Since(start).Seconds()
 	r.CPUOperator = cpuSince(cpu, cpuSeconds(b.cluster, b.manager.cmd.Process.Pid))
-	r.Ratio = round2(r.OperatorSeconds / r.RawSeconds)
+	r.Ratio = benchfmt.Round2(r.OperatorSeconds / r.RawSeconds)
 	ms, err := b.settle(float64(b.n))
 	if err != nil {
 		return err
@@ -371,10 +371,10 @@ func (b *benchRun) operator() error {
 	r.RequestsPerFrontend = map[string]float64{}
 	for k, v := range ms.requests {
 		if !strings.HasPrefix(k, "watch ") && !strings.HasPrefix(k, "list ") {
-			r.RequestsPerFrontend[k] = round2(v / float64(b.n))
+			r.RequestsPerFrontend[k] = benchfmt.Round2(v / float64(b.n))
 		}
 	}
-	r.WritesPerFrontend = round2(ms.writes / float64(b.n))
+	r.WritesPerFrontend = benchfmt.Round2(ms.writes / float64(b.n))
 	r.ExtraGets, r.Conflicts, r.ReconcileErrors, r.Reconciles = ms.gets, ms.conflicts, ms.reconcileErrors, ms.reconciles
 	r.RSSBytes, r.HeapBytes = ms.rss, ms.heap
 	r.BytesPerFrontend = math.Round(ms.heap / float64(b.n))
@@ -831,25 +831,14 @@ func percentile(v []float64, p float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	i := int(math.Ceil(p/100*float64(len(s)))) - 1
-	return round2(s[max(0, min(i, len(s)-1))])
-}
-
-func round2(v float64) float64 { return math.Round(v*100) / 100 }
-
-// writeJSON writes v indented, as the reports' raw figures.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return benchfmt.Round2(s[max(0, min(i, len(s)-1))])
 }
 
 func writeReport(out string, rep Report) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	if err := writeJSON(out+".json", rep); err != nil {
+	if err := benchfmt.WriteJSON(out+".json", rep); err != nil {
 		return err
 	}
 	var md strings.Builder

@@ -1,6 +1,24 @@
-// Package benchfmt holds the figures benchmarks pass from a test run to hack/bench's
-// report writer, defined once for both sides.
+// Package benchfmt holds what a benchmark run in a test and hack/bench's report writer
+// share: the figures' types, their rounding and their JSON file.
 package benchfmt
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+)
+
+// Round2 rounds a figure to two decimals, as the reports show them.
+func Round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// WriteJSON writes v indented: the reports' raw figures.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
 
 // HAResult is one run of the HA benchmark (internal/controller/habench_test.go): N zones
 // of 3 servers at rest and failing over.

@@ -4,7 +4,6 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"slices"
 	"strconv"
@@ -12,11 +11,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
@@ -110,15 +106,15 @@ func TestHABench(t *testing.T) {
 	Expect(restWrites).To(BeEmpty(), "a zone at rest is polled and nothing is written")
 	r.RestKubernetesWrites = float64(len(restWrites)) / minutes
 	restReads := writes.readSnapshot()[reads0:]
-	r.RestKubernetesReads = round2(float64(len(restReads)) / minutes)
+	r.RestKubernetesReads = benchfmt.Round2(float64(len(restReads)) / minutes)
 	if len(restReads) > 0 {
 		t.Logf("reads at rest: %v", restReads[:min(len(restReads), 10)])
 	}
-	r.RestReconciles = round2((reconcileCount() - reconciles0) / minutes)
+	r.RestReconciles = benchfmt.Round2((reconcileCount() - reconciles0) / minutes)
 	r.RestOnedCalls = map[string]float64{}
 	for method, c := range onedCalls(zones) {
 		if d := c - calls0[method]; d > 0 {
-			r.RestOnedCalls[method] = round2(float64(d) / minutes)
+			r.RestOnedCalls[method] = benchfmt.Round2(float64(d) / minutes)
 		}
 	}
 
@@ -144,14 +140,14 @@ func TestHABench(t *testing.T) {
 			if attempt(func(g Gomega) {
 				g.Expect(leaderPods(g, z)).To(ConsistOf(Not(Equal(old[i]))))
 			}) {
-				r.FailoverSeconds[i] = round2(time.Since(stopped[i]).Seconds())
+				r.FailoverSeconds[i] = benchfmt.Round2(time.Since(stopped[i]).Seconds())
 				done++
 			}
 		}
 		return done
 	}, 2*time.Minute, 50*time.Millisecond).Should(Equal(n), "every zone's new leader labelled")
 	quiesce(2 * raftPoll)
-	r.FailoverWritesPerZone = round2(float64(len(writes.snapshot())-writes0) / float64(n))
+	r.FailoverWritesPerZone = benchfmt.Round2(float64(len(writes.snapshot())-writes0) / float64(n))
 	sorted := slices.Sorted(slices.Values(r.FailoverSeconds))
 	r.FailoverP50Seconds, r.FailoverMaxSeconds = sorted[(len(sorted)-1)/2], sorted[len(sorted)-1]
 	t.Logf("at rest per zone and minute: %.2f reconciles, %.2f writes, %.2f reads, oned %v; failover p50 %.2f s max %.2f s, %.2f writes per zone",
@@ -159,9 +155,7 @@ func TestHABench(t *testing.T) {
 		r.FailoverP50Seconds, r.FailoverMaxSeconds, r.FailoverWritesPerZone)
 
 	if out := os.Getenv("HA_BENCH_OUT"); out != "" {
-		b, err := json.MarshalIndent(r, "", "  ")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(os.WriteFile(out, append(b, '\n'), 0o644)).To(Succeed())
+		Expect(benchfmt.WriteJSON(out, r)).To(Succeed())
 	}
 }
 
@@ -179,20 +173,6 @@ func attempt(f func(g Gomega)) (ok bool) {
 	}()
 	f(NewGomega(func(string, ...int) { panic(failed{}) }))
 	return true
-}
-
-// reportStatefulSetReady plays the StatefulSet controller: every pod the zone's
-// StatefulSet asks for is ready (written only when its status says otherwise).
-func reportStatefulSetReady(g Gomega, ns string) {
-	sts := get(g, ns, "one", &appsv1.StatefulSet{})
-	n := ptr.Deref(sts.Spec.Replicas, 1)
-	want := appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		CurrentReplicas: n, UpdatedReplicas: n, CurrentRevision: "one-r1", UpdateRevision: "one-r1"}
-	if equality.Semantic.DeepEqual(sts.Status, want) {
-		return
-	}
-	sts.Status = want
-	g.Expect(k8sClient.Status().Update(context.Background(), sts)).To(Succeed())
 }
 
 // leaderPods are the zone's pods labelled leader.
@@ -227,8 +207,6 @@ func quiesce(d time.Duration) {
 		return len(writes.snapshot()) == before
 	}, 5*time.Minute, time.Millisecond).Should(BeTrue(), "the manager settles")
 }
-
-func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
 // logEvents logs the zones' Events (what a write at rest said).
 func logEvents(t *testing.T, zones []benchZone) {

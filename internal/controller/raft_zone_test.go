@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -237,12 +238,7 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 	Expect(svc.Spec.Selector).To(HaveKeyWithValue(builder.LabelRaftRole, builder.RaftRoleLeader))
 
 	// Ready says who leads and how many follow.
-	Eventually(func(g Gomega) {
-		sts := get(g, ns, "one", &appsv1.StatefulSet{})
-		sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 3, ReadyReplicas: 3, AvailableReplicas: 3,
-			CurrentReplicas: 3, UpdatedReplicas: 3, CurrentRevision: "one-r1", UpdateRevision: "one-r1"}
-		g.Expect(k8sClient.Status().Update(context.Background(), sts)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
+	Eventually(func(g Gomega) { reportStatefulSetReady(g, ns) }, timeout, poll).Should(Succeed())
 	Eventually(func(g Gomega) {
 		fe := get(g, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 		c := condition(g, fe, opennebulav1alpha1.ConditionReady)
@@ -478,4 +474,18 @@ func TestRaftZoneClaimsAndReseed(t *testing.T) {
 		g.Expect(p.UID).NotTo(Equal(pod.UID))
 		g.Expect(p.Annotations).To(HaveKeyWithValue(AnnotationRaftReset, string(p.UID)), "the leader was told of the reseed")
 	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())
+}
+
+// reportStatefulSetReady plays the StatefulSet controller: every pod the zone's
+// StatefulSet asks for is ready (written only when its status says otherwise).
+func reportStatefulSetReady(g Gomega, ns string) {
+	sts := get(g, ns, "one", &appsv1.StatefulSet{})
+	n := ptr.Deref(sts.Spec.Replicas, 1)
+	want := appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: n, ReadyReplicas: n, AvailableReplicas: n,
+		CurrentReplicas: n, UpdatedReplicas: n, CurrentRevision: "one-r1", UpdateRevision: "one-r1"}
+	if equality.Semantic.DeepEqual(sts.Status, want) {
+		return
+	}
+	sts.Status = want
+	g.Expect(k8sClient.Status().Update(context.Background(), sts)).To(Succeed())
 }
