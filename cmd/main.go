@@ -96,7 +96,8 @@ func runManager() {
 	flag.StringVar(&onedAddress, "oned-address", "",
 		"Call oned at this host:port for every frontend, instead of through its in-cluster Service: for a manager "+
 			"run outside the cluster against `kubectl port-forward svc/<frontend> 2633`. Hosts, clusters and the "+
-			"OnedReachable condition then work; Raft zones are not driven (that needs each pod).")
+			"OnedReachable condition then work; Raft zones are not driven (that needs each pod: use --check-oned "+
+			"with HTTP_PROXY set to a proxy into the cluster network instead).")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election lease; defaults to the pod's namespace (required outside a cluster).")
 	var maxConcurrentReconciles int

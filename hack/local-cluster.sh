@@ -96,7 +96,17 @@ loopback_args() {
     "--extra-args etcd=advertise-client-urls=http://127.0.0.1:${etcd}" \
     "--extra-args etcd=listen-peer-urls=http://127.0.0.1:${peer}" \
     "--extra-args etcd=initial-advertise-peer-urls=http://127.0.0.1:${peer}" \
-    "--extra-args etcd=initial-cluster=node0=http://127.0.0.1:${peer}"
+    "--extra-args etcd=initial-cluster=node0=http://127.0.0.1:${peer}" \
+    "$(kwok_node_args)"
+}
+
+# kwok_node_args: kwok plays only the nodes `kwokctl scale node` makes (annotated
+# kwok.x-k8s.io/node=fake, as kwokctl's kind runtime configures it; the binary runtime
+# would take every node). A test can then register a node of its own and play its
+# kubelet: the Raft e2e test runs double oned servers for the pods bound to it.
+kwok_node_args() {
+  echo "--extra-args kwok-controller=manage-all-nodes=false" \
+    "--extra-args kwok-controller=manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"
 }
 
 up() {

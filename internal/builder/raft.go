@@ -47,6 +47,42 @@ const (
 	configDirPlaceholder = "@CONFIG_DIR@"
 )
 
+// SeedInitContainer is the frontend pod's seed init container in a zone (seedDatabase):
+// a joining server waits in it for its ID; its message says when it reseeded a lost
+// database (ReseededMessage).
+const SeedInitContainer = "seed-database"
+
+// SeedState is the state of pod's seed init container, nil before the kubelet reports it.
+func SeedState(pod *corev1.Pod) *corev1.ContainerState {
+	for _, cs := range pod.Status.InitContainerStatuses {
+		if cs.Name == SeedInitContainer {
+			return &cs.State
+		}
+	}
+	return nil
+}
+
+// RaftRecord reads the record ConfigMap (NamesFor(..).RaftServers): the server IDs by pod
+// name, as the operator wrote them, and the seed source (SeedFromKey).
+func RaftRecord(cm *corev1.ConfigMap) (ids map[string]int, seedFrom string, err error) {
+	ids = map[string]int{}
+	if cm == nil {
+		return ids, "", nil
+	}
+	for k, v := range cm.Data {
+		if k == SeedFromKey {
+			seedFrom = v
+			continue
+		}
+		id, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return nil, "", fmt.Errorf("ConfigMap %s: %s holds %q, not a server ID", cm.Name, k, v)
+		}
+		ids[k] = id
+	}
+	return ids, seedFrom, nil
+}
+
 // The image's entry point and command (docs/opennebula.md, the image contract): in a zone
 // the start wrapper is the container's command and runs them after its own work.
 const ImageEntrypoint = "/entrypoint.sh"
@@ -335,7 +371,7 @@ func seedDatabase(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) []corev1
 		return nil
 	}
 	return []corev1.Container{{
-		Name:            "seed-database",
+		Name:            SeedInitContainer,
 		Image:           mariadbImage(fe),
 		ImagePullPolicy: fe.Spec.ImagePullPolicy,
 		Command:         []string{"sh", configMountDir + "/" + SeedDatabaseKey},

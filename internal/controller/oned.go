@@ -22,6 +22,11 @@ import (
 const (
 	// onedRecheck is how often a ready frontend's oned is called.
 	onedRecheck = 5 * time.Minute
+	// onedRetry is how soon an oned that did not answer (or refused) is called again. A
+	// zone's first server is ready before the external Service lists it (the leader label,
+	// then the EndpointSlice controller): a first call that fails then must not stand for
+	// onedRecheck (the e2e zone test saw OnedUnreachable for 5 minutes on a healthy zone).
+	onedRetry = 30 * time.Second
 	// onedCallTimeout bounds the one.system.version call and the SSH dial: a worker must
 	// not wait long on a frontend that does not answer.
 	onedCallTimeout = 5 * time.Second
@@ -50,11 +55,17 @@ func FixedOnedAddress(addr string) func(*opennebulav1alpha1.OpenNebulaFrontend, 
 	}
 }
 
-func (r *OpenNebulaFrontendReconciler) onedRecheck() time.Duration {
-	if r.OnedRecheck > 0 {
-		return r.OnedRecheck
+// onedRecheck is how long the last check of oned stands: onedRecheck after an answer,
+// onedRetry after a failure (OnedRecheck overrides both when shorter).
+func (r *OpenNebulaFrontendReconciler) onedRecheck(check status.OnedCheck) time.Duration {
+	period := onedRecheck
+	if check.Err != nil || check.SSHErr != nil {
+		period = onedRetry
 	}
-	return onedRecheck
+	if r.OnedRecheck > 0 {
+		period = min(period, r.OnedRecheck)
+	}
+	return period
 }
 
 // checkReachability calls the frontend's oned when its pods are ready:
@@ -77,7 +88,7 @@ func (r *OpenNebulaFrontendReconciler) checkOned(ctx context.Context, fe *openne
 	// Reconciles come in bursts during a rollout: call at most once per recheck period
 	// per frontend, so that an unreachable oned does not hold a worker for every one.
 	key := client.ObjectKeyFromObject(fe)
-	if last, ok := r.onedChecks.Load(key); ok && time.Since(last.(timedCheck).at) < r.onedRecheck() {
+	if last, ok := r.onedChecks.Load(key); ok && time.Since(last.(timedCheck).at) < r.onedRecheck(last.(timedCheck).check) {
 		return last.(timedCheck).check
 	}
 	check := status.OnedCheck{Checked: true}

@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/url"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +15,7 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned/onedtest"
+	"github.com/opennebula-operator/opennebula-operator/internal/status"
 )
 
 // sshListener accepts and closes connections on loopback, as sshd's port would answer.
@@ -106,5 +109,29 @@ func TestOnedReachableCallsOned(t *testing.T) {
 	fe := get(Default, ns, "one", &opennebulav1alpha1.OpenNebulaFrontend{})
 	for _, c := range fe.Status.Conditions {
 		Expect(c.Message).NotTo(ContainSubstring(onedtest.Password))
+	}
+}
+
+// A failed check of oned stands onedRetry, an answer onedRecheck: the first call to a
+// zone goes through the external Service before it lists the leader, and must not leave
+// OnedUnreachable on a healthy zone for 5 minutes (seen in the e2e zone test).
+func TestOnedRecheckRetriesFailuresSooner(t *testing.T) {
+	failed := errors.New("HTTP 502 Bad Gateway")
+	for _, tc := range []struct {
+		name     string
+		override time.Duration
+		check    status.OnedCheck
+		want     time.Duration
+	}{
+		{"answer", 0, status.OnedCheck{Checked: true, Version: onedtest.Version}, onedRecheck},
+		{"oned failed", 0, status.OnedCheck{Checked: true, Err: failed}, onedRetry},
+		{"ssh failed", 0, status.OnedCheck{Checked: true, Version: onedtest.Version, SSHErr: failed}, onedRetry},
+		{"shorter override", time.Second, status.OnedCheck{Checked: true, Err: failed}, time.Second},
+		{"longer override", time.Hour, status.OnedCheck{Checked: true, Err: failed}, onedRetry},
+	} {
+		r := &OpenNebulaFrontendReconciler{OnedRecheck: tc.override}
+		if got := r.onedRecheck(tc.check); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
 	}
 }

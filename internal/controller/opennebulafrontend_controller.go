@@ -256,7 +256,7 @@ func (r *OpenNebulaFrontendReconciler) observeStatefulSet(ctx context.Context, f
 func (r *OpenNebulaFrontendReconciler) recheck(st *reconcileState) time.Duration {
 	var recheck time.Duration
 	if st.Oned.Checked {
-		recheck = r.onedRecheck()
+		recheck = r.onedRecheck(st.Oned)
 	}
 	if len(st.Replacing) > 0 {
 		// The StatefulSet's deletion wakes the controller; this is a safety net.

@@ -34,29 +34,6 @@ import (
 // leader was told of (one.zone.resetserver): one reset per reseed.
 const AnnotationRaftReset = "opennebula.io/raft-reset"
 
-// seedInitContainer is the name of the seed init container (builder.seedDatabase).
-const seedInitContainer = "seed-database"
-
-// raftRecord reads the record ConfigMap: the server IDs by pod name and the seed source.
-func raftRecord(cm *corev1.ConfigMap) (ids map[string]int, seedFrom string, err error) {
-	ids = map[string]int{}
-	if cm == nil {
-		return ids, "", nil
-	}
-	for k, v := range cm.Data {
-		if k == builder.SeedFromKey {
-			seedFrom = v
-			continue
-		}
-		id, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return nil, "", fmt.Errorf("ConfigMap %s: %s holds %q, not a server ID", cm.Name, k, v)
-		}
-		ids[k] = id
-	}
-	return ids, seedFrom, nil
-}
-
 // raftView is what the planner needs from the pods, before the servers are asked
 // (raft.Observe fills their statuses): names and endpoints by ordinal, which pods wait
 // for their ID in their seed init container, which copied a lost database and were not
@@ -80,7 +57,7 @@ func raftView(fe *opennebulav1alpha1.OpenNebulaFrontend, pods []corev1.Pod, ids 
 		s := raft.Server{Name: name, Endpoint: endpoint(name)}
 		if pod := byName[name]; pod != nil && pod.DeletionTimestamp == nil {
 			_, recorded := ids[name]
-			init := initContainerState(pod, seedInitContainer)
+			init := builder.SeedState(pod)
 			s.Waiting = !recorded && init != nil && init.Running != nil
 			s.Reseeded = init != nil && init.Terminated != nil &&
 				strings.TrimSpace(init.Terminated.Message) == builder.ReseededMessage &&
@@ -99,15 +76,6 @@ func raftView(fe *opennebulav1alpha1.OpenNebulaFrontend, pods []corev1.Pod, ids 
 type statefulSetState struct {
 	replicas       int32
 	updateRevision string
-}
-
-func initContainerState(pod *corev1.Pod, name string) *corev1.ContainerState {
-	for _, cs := range pod.Status.InitContainerStatuses {
-		if cs.Name == name {
-			return &cs.State
-		}
-	}
-	return nil
 }
 
 // raftTrouble names the first member that has been unreachable (its pod running) or
@@ -248,7 +216,7 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 	case err != nil:
 		return err
 	}
-	ids, seed, err := raftRecord(record)
+	ids, seed, err := builder.RaftRecord(record)
 	if err != nil {
 		return err
 	}

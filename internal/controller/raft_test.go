@@ -16,7 +16,7 @@ func TestRaftViewFromPods(t *testing.T) {
 	fe.Spec.Replicas = new(int32(3))
 	seed := func(name, uid string, st corev1.ContainerState, ann map[string]string) corev1.Pod {
 		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(uid), Annotations: ann},
-			Status: corev1.PodStatus{InitContainerStatuses: []corev1.ContainerStatus{{Name: seedInitContainer, State: st}}}}
+			Status: corev1.PodStatus{InitContainerStatuses: []corev1.ContainerStatus{{Name: builder.SeedInitContainer, State: st}}}}
 	}
 	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
 	reseeded := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: builder.ReseededMessage + "\n"}}
@@ -25,7 +25,7 @@ func TestRaftViewFromPods(t *testing.T) {
 		seed("one-1", "u1", reseeded, nil),
 		seed("one-2", "u2", running, nil),
 	}
-	ids, from, err := raftRecord(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "one-raft-servers"},
+	ids, from, err := builder.RaftRecord(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "one-raft-servers"},
 		Data: map[string]string{"one-0": "0", "one-1": "4", builder.SeedFromKey: "one-mariadb-0 3306 opennebula"}})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestRaftViewFromPods(t *testing.T) {
 	if v.SeedFrom != "one-0" || v.Recorded["one-1"] != 4 {
 		t.Errorf("record: %v, seed source %q (want the pod whose database it is, one-0)", v.Recorded, v.SeedFrom)
 	}
-	if _, _, err := raftRecord(&corev1.ConfigMap{Data: map[string]string{"one-0": "zero"}}); err == nil {
+	if _, _, err := builder.RaftRecord(&corev1.ConfigMap{Data: map[string]string{"one-0": "zero"}}); err == nil {
 		t.Error("a bad ID in the record is an error naming it")
 	}
 }

@@ -22,13 +22,13 @@ import (
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned"
 	"github.com/opennebula-operator/opennebula-operator/internal/oned/onedtest"
+	"github.com/opennebula-operator/opennebula-operator/internal/testenv"
 )
 
 // fakeKubelet plays the StatefulSet controller and the kubelet for a frontend's pods in
 // envtest (no pods run there): it keeps a pod per ordinal below the StatefulSet's
 // replicas, starts a double oned for it the way the pod's start wrapper and seed init
-// container would (a joining server waits in its init container until its ID is
-// recorded; a recorded one starts with its ID; none before the zone is formed: solo), and
+// container would (testenv.RunFrontendPod, shared with the e2e test's kubelet), and
 // points the operator at it. A pod the operator deletes is made again, its server
 // restarted.
 type fakeKubelet struct {
@@ -59,7 +59,7 @@ func (k *fakeKubelet) sync(g Gomega) {
 	ids := map[string]int{}
 	record := &corev1.ConfigMap{}
 	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: names.RaftServers}, record); err == nil {
-		ids, _, _ = raftRecord(record)
+		ids, _, _ = builder.RaftRecord(record)
 	}
 	for i := range max(replicas, len(k.servers)) {
 		name := names.StatefulSet + "-" + strconv.Itoa(i)
@@ -101,47 +101,10 @@ func (k *fakeKubelet) sync(g Gomega) {
 		} else {
 			g.Expect(err).NotTo(HaveOccurred())
 		}
-		id, recorded := ids[name]
-		starting := !srv.Running()
-		if starting {
-			// The start wrapper gives the server the kept keys; a server of the zone waits
-			// for them while the Secret is missing.
-			keys := &corev1.Secret{}
-			switch err := k8sClient.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: names.Keys}, keys); {
-			case err == nil:
-				srv.UseOneKey(string(keys.Data[builder.OneKeyKey]))
-			case recorded:
-				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%v", err)
-				continue
-			}
-		}
-		seed := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
-		prev := initContainerState(pod, seedInitContainer)
-		if prev != nil && prev.Terminated != nil {
-			seed = *prev // a pod's init container ran once
-		}
-		joined := prev != nil && prev.Running != nil // it waited for its ID: a join, not a loss
-		switch {
-		case srv.Running():
-		case len(ids) > 0 && !recorded:
-			seed = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
-		case recorded && joined:
-			srv.SeedFrom(nil)
-			srv.StartAs(k.t, id)
-		case recorded:
-			if !srv.HasDatabase() {
-				// The seed script copied the leader's database over a lost one, and says so.
-				srv.SeedFrom(nil)
-				seed = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: builder.ReseededMessage + "\n"}}
-			}
-			srv.StartAs(k.t, id)
-		default:
-			srv.StartAs(k.t, -1)
-		}
-		pod.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: seedInitContainer, State: seed}}
-		if starting && srv.Running() {
-			pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: builder.ContainerName,
-				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+		ok, err := testenv.RunFrontendPod(ctx, k.t, k8sClient, k.fe, srv, pod, ids)
+		g.Expect(err).NotTo(HaveOccurred())
+		if !ok {
+			continue
 		}
 		g.Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
 	}
@@ -181,7 +144,7 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 	Eventually(func(g Gomega) {
 		kubelet.sync(g)
 		record := get(g, ns, builder.NamesFor("one").RaftServers, &corev1.ConfigMap{})
-		ids, _, err := raftRecord(record)
+		ids, _, err := builder.RaftRecord(record)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(ids).To(HaveLen(3))
 		roles := kubelet.roles(g)
@@ -293,14 +256,8 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 		c := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
 		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonRaftServerUnreachable), c.Message)
 		g.Expect(c.Message).To(ContainSubstring("(pod one-0) does not answer"))
-		var events corev1.EventList
-		g.Expect(k8sClient.List(context.Background(), &events, client.InNamespace(ns))).To(Succeed())
-		var changes []string
-		for _, e := range events.Items {
-			if e.Reason == EventReasonRaftLeaderChanged {
-				changes = append(changes, e.Message)
-			}
-		}
+		changes, err := testenv.EventMessages(context.Background(), k8sClient, ns, EventReasonRaftLeaderChanged)
+		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(changes).To(ContainElement(ContainSubstring("Raft leader is now one-1 (term 2), was one-0")))
 		// The gone leader's pod is no longer ready: its readiness gate is False.
 		g.Expect(memberGates(g, ns)).To(Equal(map[string]string{"one-0": "False/Unreachable", "one-1": "True/Leader", "one-2": "True/Follower"}))
@@ -343,7 +300,7 @@ func (k *fakeKubelet) waitZone(pods ...string) {
 	Eventually(func(g Gomega) {
 		k.sync(g)
 		record := get(g, k.ns, builder.NamesFor(k.fe).RaftServers, &corev1.ConfigMap{})
-		ids, _, err := raftRecord(record)
+		ids, _, err := builder.RaftRecord(record)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(ids).To(HaveLen(len(pods)))
 		for _, p := range pods {

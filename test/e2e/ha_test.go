@@ -19,11 +19,10 @@ import (
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 )
 
-// A frontend of 3 replicas on the local cluster, with the real manager binary. The
-// manager runs outside the cluster and calls no oned (kwok's pods run no container): it
-// cannot form the zone, says so, and runs only the first server, while every object of a
-// zone is made as specified (the zone's own steps are proven against real oned in
-// make test-oned and through the controller in envtest).
+// A frontend of 3 replicas on the local cluster, with the real manager binary run with
+// --check-oned=false (the default outside a cluster): it calls no oned, so it cannot form
+// the zone, says so, and runs only the first server, while every object of a zone is made
+// as specified. TestRaftZoneBecomesReadyOnTheLocalCluster forms one.
 func TestRaftZoneObjectsOnTheLocalCluster(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
