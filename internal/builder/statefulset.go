@@ -60,6 +60,7 @@ func StatefulSet(fe *opennebulav1alpha1.OpenNebulaFrontend, opts Options, in Inp
 			VolumeClaimTemplates:                 []corev1.PersistentVolumeClaim{dataVolumeClaim(fe)},
 			PersistentVolumeClaimRetentionPolicy: pvcRetention(fe),
 			UpdateStrategy:                       updateStrategy(fe, in),
+			PodManagementPolicy:                  podManagementPolicy(fe, in),
 		},
 	}
 }
@@ -73,6 +74,23 @@ func updateStrategy(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) appsv1
 	}
 	// Unset: the API server's default, RollingUpdate.
 	return appsv1.StatefulSetUpdateStrategy{}
+}
+
+// podManagementPolicy: in a Raft zone the StatefulSet controller must not hold a pod back
+// for another's readiness, as OrderedReady does: a member that is down (not ready by its
+// readiness gate) would keep a server removed on scale-down running (it calls elections
+// until its pod goes) and keep a restarted higher pod from being made again. The operator
+// orders the joins itself (replicas grow one server at a time). A solo frontend keeps the
+// API server's default, written out so that a change between the two is seen: the field
+// is immutable, so scaling between 1 and 3 replaces the StatefulSet (orphan: pods and
+// claims kept). The replacement also carries the switch between RollingUpdate and
+// OnDelete: updated in place, the API server refused it (the e2e zone test found it),
+// the defaulted rollingUpdate block being "only allowed for updateStrategy RollingUpdate".
+func podManagementPolicy(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) appsv1.PodManagementPolicyType {
+	if HighAvailability(fe, in) {
+		return appsv1.ParallelPodManagement
+	}
+	return appsv1.OrderedReadyPodManagement
 }
 
 // pvcRetention is the user's policy, or Retain for both cases (the volumes hold the

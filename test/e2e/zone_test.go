@@ -19,6 +19,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -39,9 +40,10 @@ import (
 	"github.com/opennebula-operator/opennebula-operator/internal/testenv"
 )
 
-// A Raft zone of 3 on the local cluster, driven by the real manager binary, becomes
-// Ready; its leader's pod is the only endpoint of the external Service, and when that
-// server dies the label, the endpoint and status.raft follow the new leader.
+// A Raft zone on the local cluster, driven by the real manager binary: a solo frontend
+// scaled to 3 becomes a Ready zone whose leader's pod is the only endpoint of the
+// external Service; when that server dies the label, the endpoint and status.raft follow
+// the new leader; 3 → 5 → 3 with a lower server down removes the right pods.
 //
 // kwok runs no process, so the test registers a node of its own (kwok plays only the
 // nodes kwokctl made, hack/local-cluster.sh) and plays that node's kubelet: each frontend
@@ -81,42 +83,84 @@ func TestRaftZoneBecomesReadyOnTheLocalCluster(t *testing.T) {
 	g.Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "oneadmin", Namespace: ns},
 		StringData: map[string]string{"password": onedtest.Password}})).To(Succeed())
 	fe := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: "zone", Namespace: ns}}
-	fe.Spec.Replicas = new(int32(3))
+	fe.Spec.Replicas = new(int32(1))
 	fe.Spec.Admin.PasswordSecretRef = &opennebulav1alpha1.SecretKeySelector{Name: "oneadmin", Key: "password"}
 	fe.Spec.Pod.NodeSelector = map[string]string{corev1.LabelHostname: kubelet.node}
 	fe.Spec.Pod.Tolerations = []corev1.Toleration{{Key: testKubeletTaint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
 	g.Expect(k8sClient.Create(ctx, fe)).To(Succeed())
-	created := time.Now()
-
 	names := builder.NamesFor(fe.Name)
-	var leader string
+	scale := func(n int32) {
+		g.Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fe), fe)).To(Succeed())
+			fe.Spec.Replicas = new(n)
+			g.Expect(k8sClient.Update(ctx, fe)).To(Succeed())
+		}, 30*time.Second, time.Second).Should(Succeed())
+	}
+	// zoneReady waits until the frontend is Ready with n servers led by one of them, the
+	// pods labelled so, the external Service on the leader alone, and the budget counting
+	// n healthy pods; it returns the leader.
+	zoneReady := func(n int, timeout time.Duration) string {
+		var leader string
+		g.Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fe), fe)).To(Succeed())
+			ready := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionReady)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s: %s", ready.Reason, ready.Message)
+			g.Expect(fe.Status.Raft).NotTo(BeNil())
+			g.Expect(fe.Status.Raft.Servers).To(HaveLen(n), "%+v", fe.Status.Raft.Servers)
+			leader = fe.Status.Raft.Leader
+			g.Expect(kubelet.roles(g)).To(Equal(rolesWithLeader(names.StatefulSet, n, leader)))
+			g.Expect(serviceEndpoints(g, ns, names.ExternalService)).To(ConsistOf(leader), "every port goes to the leader only")
+			g.Expect(serviceEndpoints(g, ns, names.HeadlessService)).To(HaveLen(n), "the headless Service keeps every server")
+			onedReachable := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionOnedReachable)
+			g.Expect(onedReachable).NotTo(BeNil())
+			g.Expect(onedReachable.Status).To(Equal(metav1.ConditionTrue), "oned answers through the external Service: %s", onedReachable.Message)
+
+			pdb := &policyv1.PodDisruptionBudget{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: names.StatefulSet}, pdb)).To(Succeed())
+			g.Expect(pdb.Spec.MaxUnavailable).To(Equal(new(intstr.FromInt32(1))))
+			g.Expect(pdb.Status.CurrentHealthy).To(Equal(int32(n)), "the disruption controller counts the ready servers")
+			g.Expect(pdb.Status.DisruptionsAllowed).To(Equal(int32(1)))
+		}, timeout, time.Second).Should(Succeed())
+		return leader
+	}
+
+	// A solo frontend first: its StatefulSet keeps the default pod management.
+	solo := &appsv1.StatefulSet{}
+	claim := &corev1.PersistentVolumeClaim{}
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fe), fe)).To(Succeed())
 		ready := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionReady)
 		g.Expect(ready).NotTo(BeNil())
 		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s: %s", ready.Reason, ready.Message)
-		g.Expect(fe.Status.Raft).NotTo(BeNil())
-		g.Expect(fe.Status.Raft.Servers).To(HaveLen(3), "%+v", fe.Status.Raft.Servers)
-		leader = fe.Status.Raft.Leader
-		g.Expect(kubelet.roles(g)).To(Equal(rolesWithLeader(names.StatefulSet, 3, leader)))
-		g.Expect(serviceEndpoints(g, ns, names.ExternalService)).To(ConsistOf(leader), "every port goes to the leader only")
-		g.Expect(serviceEndpoints(g, ns, names.HeadlessService)).To(HaveLen(3), "the headless Service keeps every server")
-		onedReachable := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionOnedReachable)
-		g.Expect(onedReachable).NotTo(BeNil())
-		g.Expect(onedReachable.Status).To(Equal(metav1.ConditionTrue), "oned answers through the external Service: %s", onedReachable.Message)
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: names.StatefulSet}, solo)).To(Succeed())
+		g.Expect(solo.Spec.PodManagementPolicy).To(Equal(appsv1.OrderedReadyPodManagement))
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-" + names.StatefulSet + "-0"}, claim)).To(Succeed())
+	}, 2*time.Minute, time.Second).Should(Succeed())
 
-		pdb := &policyv1.PodDisruptionBudget{}
-		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: names.StatefulSet}, pdb)).To(Succeed())
-		g.Expect(pdb.Spec.MaxUnavailable).To(Equal(new(intstr.FromInt32(1))))
-		g.Expect(pdb.Status.CurrentHealthy).To(Equal(int32(3)), "the disruption controller counts the 3 ready servers")
-		g.Expect(pdb.Status.DisruptionsAllowed).To(Equal(int32(1)))
-	}, 4*time.Minute, time.Second).Should(Succeed())
+	// 1 → 3: the zone's StatefulSet manages its pods in parallel (an immutable field: it
+	// is replaced, the garbage collector orphaning the pod and claim), and the zone forms
+	// around the running server.
+	scaled := time.Now()
+	scale(3)
+	leader := zoneReady(3, 4*time.Minute)
+	g.Expect(fe.Status.Raft.Leader).To(Equal(leader))
 	servers := make([]string, 0, len(fe.Status.Raft.Servers))
 	for _, s := range fe.Status.Raft.Servers {
 		g.Expect(s.ID).NotTo(BeNil(), "server %s has the ID oned gave it", s.Name)
 		servers = append(servers, fmt.Sprintf("%s (ID %d, %s)", s.Name, *s.ID, s.State))
 	}
-	t.Logf("zone formed in %.0f s: %s", time.Since(created).Seconds(), strings.Join(servers, ", "))
+	t.Logf("zone formed from the solo frontend in %.0f s: %s", time.Since(scaled).Seconds(), strings.Join(servers, ", "))
+	zoneSet := &appsv1.StatefulSet{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: names.StatefulSet}, zoneSet)).To(Succeed())
+	g.Expect(zoneSet.UID).NotTo(Equal(solo.UID))
+	g.Expect(zoneSet.Spec.PodManagementPolicy).To(Equal(appsv1.ParallelPodManagement))
+	kept := &corev1.PersistentVolumeClaim{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(claim), kept)).To(Succeed())
+	g.Expect(kept.UID).To(Equal(claim.UID), "the first server's volume is kept")
+	replaced, err := testenv.EventMessages(ctx, k8sClient, ns, "Replaced")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(replaced).To(ContainElement(ContainSubstring("spec.podManagementPolicy")))
 
 	// The leader's oned dies and stays down (its container crash-loops): the two others
 	// elect a new leader, the operator labels it, and the external Service follows.
@@ -147,15 +191,35 @@ func TestRaftZoneBecomesReadyOnTheLocalCluster(t *testing.T) {
 
 	// The old leader comes back: it rejoins as a follower and the zone is whole again.
 	kubelet.release(leader)
+	g.Expect(zoneReady(3, 2*time.Minute)).To(Equal(newLeader))
+
+	// 3 → 5, then 5 → 3 while a lower server is down: the StatefulSet controller deletes
+	// the removed servers' pods without waiting for it (OrderedReady would wait, and keep
+	// the servers removed with delserver running).
+	scale(5)
+	leader = zoneReady(5, 3*time.Minute)
+	down := ""
+	for i := range 3 {
+		if pod := names.StatefulSet + "-" + strconv.Itoa(i); pod != leader && down == "" {
+			down = pod
+		}
+	}
+	kubelet.hold(down)
+	scale(3)
 	g.Eventually(func(g Gomega) {
+		for _, pod := range []string{names.StatefulSet + "-3", names.StatefulSet + "-4"} {
+			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: pod}, &corev1.Pod{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "pod %s of a removed server is deleted (%v)", pod, err)
+		}
 		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fe), fe)).To(Succeed())
-		ready := meta.FindStatusCondition(fe.Status.Conditions, opennebulav1alpha1.ConditionReady)
-		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s: %s", ready.Reason, ready.Message)
-		g.Expect(kubelet.roles(g)).To(Equal(rolesWithLeader(names.StatefulSet, 3, newLeader)))
-		pdb := &policyv1.PodDisruptionBudget{}
-		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: names.StatefulSet}, pdb)).To(Succeed())
-		g.Expect(pdb.Status.CurrentHealthy).To(Equal(int32(3)))
+		listed := make([]string, 0, len(fe.Status.Raft.Servers))
+		for _, s := range fe.Status.Raft.Servers {
+			listed = append(listed, s.Name)
+		}
+		g.Expect(listed).To(ConsistOf(names.StatefulSet+"-0", names.StatefulSet+"-1", names.StatefulSet+"-2"))
 	}, 2*time.Minute, time.Second).Should(Succeed())
+	kubelet.release(down)
+	zoneReady(3, 2*time.Minute)
 }
 
 // rolesWithLeader is the role label of every pod of a zone of n led by leader.
