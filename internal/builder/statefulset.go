@@ -82,9 +82,9 @@ func updateStrategy(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) appsv1
 // until its pod goes) and keep a restarted higher pod from being made again. The operator
 // orders the joins itself (replicas grow one server at a time). A solo frontend keeps the
 // API server's default, written out so that a change between the two is seen: the field
-// is immutable, so scaling between 1 and 3 replaces the StatefulSet (orphan: pods and
-// claims kept). The replacement also carries the switch between RollingUpdate and
-// OnDelete: updated in place, the API server refused it (the e2e zone test found it),
+// is immutable, so a solo frontend's scale-up to a zone replaces the StatefulSet (orphan:
+// pods and claims kept; a zone scaled back to 1 stays one, see HighAvailability). The
+// replacement also carries the switch from RollingUpdate to OnDelete: updated in place, the API server refused it (the e2e zone test found it),
 // the defaulted rollingUpdate block being "only allowed for updateStrategy RollingUpdate".
 func podManagementPolicy(fe *opennebulav1alpha1.OpenNebulaFrontend, in Inputs) appsv1.PodManagementPolicyType {
 	if HighAvailability(fe, in) {
