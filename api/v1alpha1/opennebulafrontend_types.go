@@ -325,6 +325,7 @@ type ExternalServiceSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.all(r, isCIDR(r))",message="service.loadBalancerSourceRanges must be CIDRs, such as 203.0.113.0/24 or 2001:db8::/32"
+	// +kubebuilder:validation:XValidation:rule="self.all(r, !isCIDR(r) || cidr(r) == cidr(r).masked())",message="service.loadBalancerSourceRanges must have no bits set beyond the prefix length: 10.0.0.0/8, not 10.0.0.1/8 (Kubernetes 1.36 and later refuse the Service)"
 	LoadBalancerSourceRanges []string `json:"loadBalancerSourceRanges,omitempty"`
 	// externalTrafficPolicy: Cluster or Local (keeps client addresses; monitord and SSH
 	// see the hypervisors' real addresses).
