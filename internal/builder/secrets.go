@@ -122,6 +122,17 @@ func GeneratedSecrets(fe *opennebulav1alpha1.OpenNebulaFrontend) []GeneratedSecr
 	return out
 }
 
+// OperatorSecrets are the names of the Secrets the operator makes for the frontend: the
+// generated ones and the kept keys (KeysSecret). They carry the watch label, so the
+// cache holds each one that exists: a miss needs no read past the cache.
+func OperatorSecrets(fe *opennebulav1alpha1.OpenNebulaFrontend) map[string]bool {
+	names := map[string]bool{NamesFor(fe.Name).Keys: true}
+	for _, gen := range GeneratedSecrets(fe) {
+		names[gen.Secret.Name] = true
+	}
+	return names
+}
+
 func generatedSecret(fe *opennebulav1alpha1.OpenNebulaFrontend, kind SecretKind, name string) GeneratedSecret {
 	return GeneratedSecret{Kind: kind, Secret: operatorSecret(fe, name, generatedSecretKinds[kind].typ)}
 }
