@@ -36,16 +36,19 @@ stop_pidfile() {
   fi
 }
 
-# restart_component COMPONENT: stops a component kwokctl started and starts it again
-# with the same command line (kwokctl has no per-component start).
+# restart_component COMPONENT [COMMAND...]: stops a component kwokctl started and starts
+# it again with the same command line (kwokctl has no per-component start); COMMAND runs
+# while it is stopped.
 restart_component() {
   local dir="${KWOK_WORKDIR:-${HOME}/.kwok}/clusters/${NAME}" comp="$1" pid args
+  shift
   pid="$(cat "${dir}/pids/${comp}.pid")"
   kill -0 "${pid}" 2>/dev/null || { log "${comp} (pid ${pid}) is not running"; return 1; }
   mapfile -t args < <(tr '\0' '\n' <"/proc/${pid}/cmdline")
   kill "${pid}"
   for _ in $(seq 50); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
   kill -9 "${pid}" 2>/dev/null || true
+  if (($#)); then "$@"; fi
   # A simple command in the background, so that $! is the component's own pid, and
   # nothing of ours (stdout could be a caller's pipe) left open in it.
   (
@@ -59,12 +62,18 @@ restart_component() {
 
 # start: after `kwokctl start cluster`, the node leases still name the kwok controller
 # that ran before, for their 200 s duration, and the new one manages no node (its pods
-# stay Pending) until they expire. The leases are dropped and the controller restarted,
-# so that it takes the nodes over at once.
+# stay Pending, deleted pods Terminating) until they expire. The controller is restarted
+# and the leases dropped while it is stopped, so that the new one takes the nodes over at
+# once. (Dropped before the restart, the controller kwokctl had just started could take
+# them again first, each kwok process having an identity of its own: the outage test
+# then saw a pod Terminating for its whole 3 minutes.)
 start() {
   "${KWOKCTL}" start cluster --name "${NAME}" >>"${STATE_DIR}/kwokctl.log" 2>&1
+  restart_component kwok-controller drop_node_leases
+}
+
+drop_node_leases() {
   "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" delete lease -n kube-node-lease --all >/dev/null
-  restart_component kwok-controller
 }
 
 # free_port: a loopback TCP port nothing listens on now (bash's /dev/tcp: no tool needed).
