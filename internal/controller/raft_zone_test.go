@@ -256,9 +256,7 @@ func TestRaftZoneFollowsTheLeader(t *testing.T) {
 		c := condition(g, fe, opennebulav1alpha1.ConditionDegraded)
 		g.Expect(c.Reason).To(Equal(opennebulav1alpha1.ReasonRaftServerUnreachable), c.Message)
 		g.Expect(c.Message).To(ContainSubstring("(pod one-0) does not answer"))
-		changes, err := testenv.EventMessages(context.Background(), k8sClient, ns, EventReasonRaftLeaderChanged)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(changes).To(ContainElement(ContainSubstring("Raft leader is now one-1 (term 2), was one-0")))
+		g.Expect(events(ns, EventReasonRaftLeaderChanged)).To(ContainElement(ContainSubstring("Raft leader is now one-1 (term 2), was one-0")))
 		// The gone leader's pod is no longer ready: its readiness gate is False.
 		g.Expect(memberGates(g, ns)).To(Equal(map[string]string{"one-0": "False/Unreachable", "one-1": "True/Leader", "one-2": "True/Follower"}))
 	}, 30*time.Second, 300*time.Millisecond).Should(Succeed())

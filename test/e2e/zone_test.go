@@ -237,9 +237,18 @@ func rolesWithLeader(prefix string, n int, leader string) map[string]string {
 
 // serviceEndpoints names the pods the Service's EndpointSlices list as ready.
 func serviceEndpoints(g Gomega, ns, service string) []string {
+	pods, err := readyEndpoints(context.Background(), ns, service)
+	g.Expect(err).NotTo(HaveOccurred())
+	return pods
+}
+
+// readyEndpoints names the pods the Service's EndpointSlices list as ready (a nil Ready
+// condition counts as ready, as the EndpointSlice API says).
+func readyEndpoints(ctx context.Context, ns, service string) ([]string, error) {
 	var slices discoveryv1.EndpointSliceList
-	g.Expect(k8sClient.List(context.Background(), &slices, client.InNamespace(ns),
-		client.MatchingLabels{discoveryv1.LabelServiceName: service})).To(Succeed())
+	if err := k8sClient.List(ctx, &slices, client.InNamespace(ns), client.MatchingLabels{discoveryv1.LabelServiceName: service}); err != nil {
+		return nil, err
+	}
 	var pods []string
 	for _, s := range slices.Items {
 		for _, ep := range s.Endpoints {
@@ -248,7 +257,7 @@ func serviceEndpoints(g Gomega, ns, service string) []string {
 			}
 		}
 	}
-	return pods
+	return pods, nil
 }
 
 // testKubeletTaint keeps every other pod off the test's node.
@@ -569,21 +578,14 @@ func (k *testKubelet) resolve(ctx context.Context, host string) (*url.URL, error
 	case len(parts) == 4 && parts[1] == builder.NamesFor(k.fe).HeadlessService && parts[2] == k.ns && parts[3] == "svc":
 		pod = parts[0]
 	case len(parts) == 3 && parts[1] == k.ns && parts[2] == "svc":
-		var slices discoveryv1.EndpointSliceList
-		if err := k8sClient.List(ctx, &slices, client.InNamespace(k.ns),
-			client.MatchingLabels{discoveryv1.LabelServiceName: parts[0]}); err != nil {
+		pods, err := readyEndpoints(ctx, k.ns, parts[0])
+		if err != nil {
 			return nil, err
 		}
-		for _, s := range slices.Items {
-			for _, ep := range s.Endpoints {
-				if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" && ep.Conditions.Ready != nil && *ep.Conditions.Ready {
-					pod = ep.TargetRef.Name
-				}
-			}
-		}
-		if pod == "" {
+		if len(pods) == 0 {
 			return nil, fmt.Errorf("service %s has no ready endpoint", host)
 		}
+		pod = pods[0]
 	}
 	endpoint := k.endpoint(pod)
 	if endpoint == "" {
