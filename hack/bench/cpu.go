@@ -73,3 +73,19 @@ func cpuSince(before, after map[string]float64) map[string]float64 {
 	}
 	return out
 }
+
+// rssParts is a process's resident memory by kind (/proc/<pid>/status): anonymous (the Go
+// heap, stacks and runtime) and file-backed (the binary's pages), which RSS adds up.
+func rssParts(pid int) string {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.HasPrefix(line, "Rss") {
+			parts = append(parts, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -239,7 +239,8 @@ func (r *OpenNebulaFrontendReconciler) observeRaft(ctx context.Context, fe *open
 		return nil
 	}
 	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(fe.Namespace), client.MatchingLabels(builder.SelectorLabels(fe))); err != nil {
+	if err := r.List(ctx, &pods, client.InNamespace(fe.Namespace), client.MatchingFields{indexFrontendLabel: builder.NamesFor(fe.Name).FrontendLabel},
+		client.MatchingLabels(builder.SelectorLabels(fe))); err != nil {
 		return err
 	}
 	var stsState statefulSetState

@@ -107,7 +107,7 @@ func (r *OpenNebulaFrontendReconciler) allowsExpansion(ctx context.Context, clas
 func (r *OpenNebulaFrontendReconciler) observeGrowth(ctx context.Context, fe *opennebulav1alpha1.OpenNebulaFrontend, st *reconcileState) error {
 	list := &corev1.PersistentVolumeClaimList{}
 	if err := r.List(ctx, list, client.InNamespace(fe.Namespace),
-		client.MatchingLabels{builder.LabelFrontend: builder.NamesFor(fe.Name).FrontendLabel}); err != nil {
+		client.MatchingFields{indexFrontendLabel: builder.NamesFor(fe.Name).FrontendLabel}); err != nil {
 		return err
 	}
 	for _, pvc := range list.Items {

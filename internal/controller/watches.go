@@ -31,7 +31,10 @@ import (
 // building each one's pod spec to find the Secrets it reads) made the event storm of
 // creating N frontends cost O(N²); at N=1000 it did not converge in 10 minutes.
 const (
-	// indexFrontendLabel: the opennebula.io/frontend label value of the frontend's children.
+	// indexFrontendLabel: the opennebula.io/frontend label value of the frontend's children;
+	// on claims and pods, the value of that label (so that a reconcile reads its own
+	// claims and pods through the index: a label-selected list scans every cached object of
+	// the namespace, which made each reconcile O(N) and a creation of N frontends O(N²)).
 	indexFrontendLabel = "opennebula.io/frontend-label"
 	// indexPodSecret: the names of the Secrets the frontend's pod reads.
 	indexPodSecret = "opennebula.io/pod-secret"
@@ -44,6 +47,16 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 	if err := indexer.IndexField(context.Background(), &opennebulav1alpha1.OpenNebulaFrontend{}, indexFrontendLabel,
 		func(o client.Object) []string { return []string{builder.NamesFor(o.GetName()).FrontendLabel} }); err != nil {
 		return err
+	}
+	for _, obj := range []client.Object{&corev1.PersistentVolumeClaim{}, &corev1.Pod{}} {
+		if err := indexer.IndexField(context.Background(), obj, indexFrontendLabel, func(o client.Object) []string {
+			if v := o.GetLabels()[builder.LabelFrontend]; v != "" {
+				return []string{v}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	if err := indexer.IndexField(context.Background(), &opennebulav1alpha1.OpenNebulaFrontend{}, indexPodSecret, func(o client.Object) []string {
 		var names []string
