@@ -302,6 +302,7 @@ func (b *benchRun) raw() error {
 	if err != nil {
 		return err
 	}
+	defer stopWatch() // also on a failed wait; stopped below once the side is measured
 	cpu := cpuSeconds(b.cluster, 0)
 	stopProfiles := b.profiles("raw")
 	start := time.Now()
