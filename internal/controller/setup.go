@@ -9,11 +9,13 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
+	"github.com/opennebula-operator/opennebula-operator/internal/intern"
 )
 
 // EnvRelatedImage overrides the default frontend image (OLM's relatedImages convention,
@@ -58,6 +60,19 @@ func stripPodSpec(obj any) (any, error) {
 	return obj, err
 }
 
+// interned is a cache transform: trim, then make the object's strings share one copy
+// with the equal strings of every other cached object (package intern: a third less heap
+// per frontend).
+func interned(trim toolscache.TransformFunc) toolscache.TransformFunc {
+	return func(obj any) (any, error) {
+		obj, err := trim(obj)
+		if err == nil {
+			intern.Strings(obj)
+		}
+		return obj, err
+	}
+}
+
 // WatchNamespaces parses WATCH_NAMESPACE; nil means every namespace.
 func WatchNamespaces(v string) []string {
 	var out []string
@@ -72,11 +87,12 @@ func WatchNamespaces(v string) []string {
 // CacheOptions makes the informers hold only what the operator needs: its own children
 // (selected by the managed-by label, so unrelated StatefulSets and Services in the
 // cluster cost no memory), without managedFields (the operator compares with its own
-// hash, not with field ownership), in the watched namespaces only.
+// hash, not with field ownership), their equal strings shared (interned), in the
+// watched namespaces only.
 func CacheOptions(namespaces []string) cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{builder.LabelManagedBy: builder.ValueManagedBy})}
 	opts := cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: interned(cache.TransformStripManagedFields()),
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.StatefulSet{}: owned,
 			&corev1.Service{}:     owned,
@@ -92,10 +108,10 @@ func CacheOptions(namespaces []string) cache.Options {
 			// container states and role labels, a solo MySQL frontend's start time (keys).
 			// Only their metadata and status are kept (stripPodSpec).
 			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{builder.LabelManagedBy: builder.ValueManagedBy,
-				builder.LabelComponent: builder.ValueComponent}), Transform: stripPodSpec},
+				builder.LabelComponent: builder.ValueComponent}), Transform: interned(stripPodSpec)},
 			// kubectl's client-side apply (and Argo CD's default sync) keeps a copy of the
 			// whole frontend in an annotation the operator never reads.
-			&opennebulav1alpha1.OpenNebulaFrontend{}: {Transform: stripLastApplied},
+			&opennebulav1alpha1.OpenNebulaFrontend{}: {Transform: interned(stripLastApplied)},
 		},
 	}
 	if len(namespaces) > 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"unsafe"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -11,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -89,5 +91,33 @@ func TestCacheOptions(t *testing.T) {
 	some := CacheOptions([]string{"a", "b"})
 	if len(some.DefaultNamespaces) != 2 {
 		t.Errorf("namespaces %v", some.DefaultNamespaces)
+	}
+}
+
+// Every cache transform shares equal strings between cached objects (package intern).
+func TestCacheTransformsIntern(t *testing.T) {
+	all := CacheOptions(nil)
+	transforms := map[string]toolscache.TransformFunc{"default": all.DefaultTransform}
+	for k, v := range all.ByObject {
+		if v.Transform != nil {
+			transforms[fmt.Sprintf("%T", k)] = v.Transform
+		}
+	}
+	for kind, transform := range transforms {
+		var names []string
+		for range 2 {
+			obj := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: string([]byte("one-0"))}}
+			if kind == "*v1alpha1.OpenNebulaFrontend" {
+				obj := &opennebulav1alpha1.OpenNebulaFrontend{ObjectMeta: metav1.ObjectMeta{Name: string([]byte("one-0"))}}
+				_, _ = transform(obj)
+				names = append(names, obj.Name)
+				continue
+			}
+			_, _ = transform(obj)
+			names = append(names, obj.Name)
+		}
+		if unsafe.StringData(names[0]) != unsafe.StringData(names[1]) {
+			t.Errorf("the %s cache transform does not intern strings", kind)
+		}
 	}
 }

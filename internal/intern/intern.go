@@ -1,0 +1,110 @@
+// Package intern makes the equal strings of cached objects share one copy.
+package intern
+
+import (
+	"reflect"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Interning the strings of cached objects. The informers decode every object anew, one
+// allocation per string field, yet most of those strings repeat: every frontend's two
+// StatefulSets carry the same images, commands, env names, mount paths, port names and
+// probe scripts, every child the same label keys and values, its frontend's name and
+// uid (labels, selectors, owner references), and the ConfigMaps the same nginx and sshd
+// configuration. A cache transform makes each string the one canonical copy of a table,
+// so equal strings share one backing array (docs/tuning.md, "Memory", has what it saves).
+//
+// The table is the operator's own, not package unique: unique.Make's canonical copy is
+// dropped as soon as no Handle refers to it (it holds a weak pointer), and the cache
+// keeps strings, not handles, so two objects decoded a minute apart would not share.
+// The table is bounded: past maxEntries strings or maxBytes bytes it starts
+// afresh (the cached objects keep the strings they point to), so the names and uids of
+// deleted frontends cannot accumulate.
+const (
+	maxEntries = 1 << 16
+	maxBytes   = 16 << 20
+	// maxLen: longer strings (a user's large ConfigMap value) are left alone; they
+	// rarely repeat and would fill the table.
+	maxLen = 64 << 10
+)
+
+type stringTable struct {
+	mu      sync.Mutex
+	strings map[string]string
+	bytes   int
+}
+
+// canonical returns the table's copy of s, adding s when it has none.
+func (t *stringTable) canonical(s string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.strings[s]; ok {
+		return c
+	}
+	if t.strings == nil || len(t.strings) >= maxEntries || t.bytes+len(s) > maxBytes {
+		t.strings, t.bytes = make(map[string]string, 1024), 0
+	}
+	t.strings[s] = s
+	t.bytes += len(s)
+	return s
+}
+
+var table stringTable
+
+var objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
+
+// Strings replaces every string reachable from obj through exported fields, slice
+// and array items, and map keys and values by the table's canonical copy. It leaves out
+// byte slices (Secret data: not strings, and not to be kept in a table) and each object's
+// own uid and resourceVersion (unique to it, the version new at every write). Values behind
+// interfaces are left alone (runtime.RawExtension's object: not in the operator's kinds).
+func Strings(obj any) {
+	internValue(&table, reflect.ValueOf(obj))
+}
+
+func internValue(t *stringTable, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		if n := v.Len(); n > 0 && n <= maxLen && v.CanSet() {
+			v.SetString(t.canonical(v.String()))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			internValue(t, v.Elem())
+		}
+	case reflect.Struct:
+		typ := v.Type()
+		for i := range v.NumField() {
+			f := typ.Field(i)
+			if !f.IsExported() || typ == objectMetaType && (f.Name == "UID" || f.Name == "ResourceVersion") {
+				continue
+			}
+			internValue(t, v.Field(i))
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return
+		}
+		for i := range v.Len() {
+			internValue(t, v.Index(i))
+		}
+	case reflect.Map:
+		if v.Len() == 0 || !v.CanSet() {
+			return
+		}
+		// Map entries cannot be set in place: the map is rebuilt with interned keys and values.
+		typ := v.Type()
+		m := reflect.MakeMapWithSize(typ, v.Len())
+		key, elem := reflect.New(typ.Key()).Elem(), reflect.New(typ.Elem()).Elem()
+		for it := v.MapRange(); it.Next(); {
+			key.Set(it.Key())
+			elem.Set(it.Value())
+			internValue(t, key)
+			internValue(t, elem)
+			m.SetMapIndex(key, elem)
+		}
+		v.Set(m)
+	}
+}
