@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,18 +75,29 @@ func cpuSince(before, after map[string]float64) map[string]float64 {
 	return out
 }
 
-// rssParts is a process's resident memory by kind (/proc/<pid>/status): anonymous (the Go
-// heap, stacks and runtime) and file-backed (the binary's pages), which RSS adds up.
-func rssParts(pid int) string {
+// rssByKind is a process's resident memory by kind (/proc/<pid>/status, in bytes):
+// anonymous (the Go heap, stacks and runtime) and file-backed (the binary's pages), which
+// RSS adds up.
+func rssByKind(pid int) (anon, file float64, err error) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
-		return err.Error()
+		return 0, 0, err
 	}
-	var parts []string
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if strings.HasPrefix(line, "Rss") {
-			parts = append(parts, strings.Join(strings.Fields(line), " "))
+		f := strings.Fields(line)
+		if len(f) != 3 || f[2] != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", line, err)
+		}
+		switch f[0] {
+		case "RssAnon:":
+			anon = kb * 1024
+		case "RssFile:":
+			file = kb * 1024
 		}
 	}
-	return strings.Join(parts, ", ")
+	return anon, file, nil
 }

@@ -50,12 +50,11 @@ type HostsResult struct {
 
 func runHosts(n int, out string, smoke bool) error {
 	name := "bench-hosts"
-	_, _ = run("hack/local-cluster.sh", "down", name)
-	if out, err := runEnv([]string{"NODES=2", "KWOK_EXTRA_ARGS=--disable-qps-limits"}, "hack/local-cluster.sh", "up", name); err != nil {
-		return fmt.Errorf("cluster: %v\n%s", err, out)
+	kcfg, down, err := localCluster(name, []string{"NODES=2", "KWOK_EXTRA_ARGS=--disable-qps-limits"})
+	if err != nil {
+		return err
 	}
-	defer func() { _, _ = run("hack/local-cluster.sh", "down", name) }()
-	kcfg := strings.TrimSpace(mustRun("hack/local-cluster.sh", "kubeconfig", name))
+	defer down()
 	r := HostsResult{Hosts: n}
 	ctx := context.Background()
 
