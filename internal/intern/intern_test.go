@@ -180,3 +180,15 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkStrings is the transform's cost per cached child (the mean over one
+// frontend's children, the StatefulSets included).
+func BenchmarkStrings(b *testing.B) {
+	objs := children(b, 1)
+	for b.Loop() {
+		for _, o := range objs {
+			Strings(o)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(objs)), "ns/child")
+}
