@@ -118,16 +118,10 @@ func runManager() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-	if soft, refresh, err := setMemoryLimit(); err != nil {
+	if soft, err := setMemoryLimit(); err != nil {
 		setupLog.Error(err, "ignoring the memory limit")
 	} else if soft > 0 {
-		setupLog.Info("Go heap kept under the container's memory limit less the binary's resident pages",
-			"softLimitBytes", soft)
-		go func() {
-			for range time.Tick(memoryLimitRefresh) {
-				refresh()
-			}
-		}()
+		setupLog.Info("Go heap kept under the container's memory limit", "softLimitBytes", soft)
 	}
 
 	// if the enable-http2 flag is false (the default), http/2 should be disabled

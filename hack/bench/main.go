@@ -981,7 +981,7 @@ func writeReport(out string, rep Report) error {
 		fmt.Fprintf(&md, "| %d | %.0f | %.0f |\n", r.N, r.RestartWrites, r.NoopWrites)
 	}
 	md.WriteString("\n## Memory\n\nThe manager runs with the Deployment's memory limit (MEMORY_LIMIT, from " +
-		"config/manager/manager.yaml: the Go runtime is kept under 90 % of it less the binary's resident pages, cmd/memlimit.go). " +
+		"config/manager/manager.yaml: its Go heap is kept under 90 % of it, cmd/memlimit.go). " +
 		"RSS is anonymous memory (what the Go runtime holds) plus file-backed pages (the binary's). *Live heap* is the heap right after a " +
 		"collection (the heap profile's total); *heap in use* is what the runtime holds at the scrape, garbage included.\n\n" +
 		"| N | RSS (anonymous + file) | live heap | live heap / N | heap in use | heap in use / N | RSS with unrelated objects | heap with unrelated objects |\n|---|---|---|---|---|---|---|---|\n")
