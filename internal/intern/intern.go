@@ -36,10 +36,8 @@ type stringTable struct {
 	bytes   int
 }
 
-// canonical returns the table's copy of s, adding s when it has none.
+// canonical returns the table's copy of s, adding s when it has none. The caller holds mu.
 func (t *stringTable) canonical(s string) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if c, ok := t.strings[s]; ok {
 		return c
 	}
@@ -53,7 +51,15 @@ func (t *stringTable) canonical(s string) string {
 
 var table stringTable
 
-var objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
+var (
+	objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
+	stringMapType  = reflect.TypeFor[map[string]string]()
+	// fieldsByType caches, per struct type, the indexes of the fields the walk visits;
+	// typesWithStrings, per type, whether it can hold a string at all. Reflecting on a
+	// type's fields at every object made the walk three times slower.
+	fieldsByType     sync.Map // reflect.Type → []int
+	typesWithStrings sync.Map // reflect.Type → bool
+)
 
 // Strings replaces every string reachable from obj through exported fields, slice
 // and array items, and map keys and values by the table's canonical copy. It leaves out
@@ -61,9 +67,14 @@ var objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
 // own uid and resourceVersion (unique to it, the version new at every write). Values behind
 // interfaces are left alone (runtime.RawExtension's object: not in the operator's kinds).
 func Strings(obj any) {
-	internValue(&table, reflect.ValueOf(obj))
+	table.mu.Lock()
+	defer table.mu.Unlock()
+	if v := reflect.ValueOf(obj); v.IsValid() && holdsStrings(v.Type()) {
+		internValue(&table, v)
+	}
 }
 
+// internValue interns what v holds; v's type holds strings (holdsStrings).
 func internValue(t *stringTable, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.String:
@@ -75,18 +86,10 @@ func internValue(t *stringTable, v reflect.Value) {
 			internValue(t, v.Elem())
 		}
 	case reflect.Struct:
-		typ := v.Type()
-		for i := range v.NumField() {
-			f := typ.Field(i)
-			if !f.IsExported() || typ == objectMetaType && (f.Name == "UID" || f.Name == "ResourceVersion") {
-				continue
-			}
+		for _, i := range fieldsToVisit(v.Type()) {
 			internValue(t, v.Field(i))
 		}
 	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return
-		}
 		for i := range v.Len() {
 			internValue(t, v.Index(i))
 		}
@@ -94,17 +97,85 @@ func internValue(t *stringTable, v reflect.Value) {
 		if v.Len() == 0 || !v.CanSet() {
 			return
 		}
-		// Map entries cannot be set in place: the map is rebuilt with interned keys and values.
+		// Map entries cannot be set in place: the map is rebuilt with interned keys and
+		// values (labels, annotations and ConfigMap data without reflection).
 		typ := v.Type()
+		if typ == stringMapType {
+			old := v.Interface().(map[string]string)
+			m := make(map[string]string, len(old))
+			for k, e := range old {
+				if len(e) <= maxLen {
+					e = t.canonical(e)
+				}
+				m[t.canonical(k)] = e
+			}
+			v.Set(reflect.ValueOf(m))
+			return
+		}
 		m := reflect.MakeMapWithSize(typ, v.Len())
 		key, elem := reflect.New(typ.Key()).Elem(), reflect.New(typ.Elem()).Elem()
+		keyStrings, elemStrings := holdsStrings(typ.Key()), holdsStrings(typ.Elem())
 		for it := v.MapRange(); it.Next(); {
 			key.Set(it.Key())
 			elem.Set(it.Value())
-			internValue(t, key)
-			internValue(t, elem)
+			if keyStrings {
+				internValue(t, key)
+			}
+			if elemStrings {
+				internValue(t, elem)
+			}
 			m.SetMapIndex(key, elem)
 		}
 		v.Set(m)
 	}
+}
+
+// holdsStrings reports whether a value of typ can hold a string Strings interns: the
+// walk skips the rest (numbers, times, quantities' internals, byte slices) without
+// looking inside.
+func holdsStrings(typ reflect.Type) bool {
+	if v, ok := typesWithStrings.Load(typ); ok {
+		return v.(bool)
+	}
+	// A recursive type is taken to hold strings while it is being looked at.
+	typesWithStrings.Store(typ, true)
+	var holds bool
+	switch typ.Kind() {
+	case reflect.String:
+		holds = true
+	case reflect.Pointer:
+		holds = holdsStrings(typ.Elem())
+	case reflect.Slice, reflect.Array:
+		holds = typ.Elem().Kind() != reflect.Uint8 && holdsStrings(typ.Elem())
+	case reflect.Map:
+		holds = holdsStrings(typ.Key()) || holdsStrings(typ.Elem())
+	case reflect.Struct:
+		for f := range typ.Fields() {
+			if f.IsExported() && holdsStrings(f.Type) {
+				holds = true
+				break
+			}
+		}
+	}
+	typesWithStrings.Store(typ, holds)
+	return holds
+}
+
+// fieldsToVisit lists the fields of the struct type typ that the walk visits: exported,
+// able to hold a string, and not an object's own uid or resourceVersion.
+func fieldsToVisit(typ reflect.Type) []int {
+	if v, ok := fieldsByType.Load(typ); ok {
+		return v.([]int)
+	}
+	var out []int
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() || !holdsStrings(f.Type) ||
+			typ == objectMetaType && (f.Name == "UID" || f.Name == "ResourceVersion") {
+			continue
+		}
+		out = append(out, i)
+	}
+	fieldsByType.Store(typ, out)
+	return out
 }
