@@ -11,10 +11,11 @@ import (
 // Interning the strings of cached objects. The informers decode every object anew, one
 // allocation per string field, yet most of those strings repeat: every frontend's two
 // StatefulSets carry the same images, commands, env names, mount paths, port names and
-// probe scripts, every child the same label keys and values, its frontend's name and
+// probe scripts, every child the same label values, its frontend's name and
 // uid (labels, selectors, owner references), and the ConfigMaps the same nginx and sshd
 // configuration. A cache transform makes each string the one canonical copy of a table,
-// so equal strings share one backing array (docs/tuning.md, "Memory", has what it saves).
+// so equal strings share one backing array (docs/tuning.md has what it saves: about 10 KB of
+// live heap per frontend). Map keys are left alone (see internValue).
 //
 // The table is the operator's own, not package unique: unique.Make's canonical copy is
 // dropped as soon as no Handle refers to it (it holds a weak pointer), and the cache
@@ -62,7 +63,7 @@ var (
 )
 
 // Strings replaces every string reachable from obj through exported fields, slice
-// and array items, and map keys and values by the table's canonical copy. It leaves out
+// and array items, and map values by the table's canonical copy. It leaves out
 // byte slices (Secret data: not strings, and not to be kept in a table) and each object's
 // own uid and resourceVersion (unique to it, the version new at every write). Values behind
 // interfaces are left alone (runtime.RawExtension's object: not in the operator's kinds).
@@ -97,36 +98,25 @@ func internValue(t *stringTable, v reflect.Value) {
 		if v.Len() == 0 || !v.CanSet() {
 			return
 		}
-		// Map entries cannot be set in place: the map is rebuilt with interned keys and
-		// values (labels, annotations and ConfigMap data without reflection).
-		typ := v.Type()
-		if typ == stringMapType {
-			old := v.Interface().(map[string]string)
-			m := make(map[string]string, len(old))
-			for k, e := range old {
-				if len(e) <= maxLen {
-					e = t.canonical(e)
+		// Values are interned in place (setting the value of a key a range is at is
+		// allowed); keys are left as they are: rebuilding each map to intern its keys
+		// allocated as much as it saved (the first N=1000 run: live heap 59.9 MiB against
+		// 61.4 MiB without interning, the rebuilt maps 15 MB of it).
+		if typ := v.Type(); typ == stringMapType {
+			m := v.Interface().(map[string]string)
+			for k, e := range m {
+				if n := len(e); n > 0 && n <= maxLen {
+					m[k] = t.canonical(e)
 				}
-				m[t.canonical(k)] = e
 			}
-			v.Set(reflect.ValueOf(m))
-			return
-		}
-		m := reflect.MakeMapWithSize(typ, v.Len())
-		key, elem := reflect.New(typ.Key()).Elem(), reflect.New(typ.Elem()).Elem()
-		keyStrings, elemStrings := holdsStrings(typ.Key()), holdsStrings(typ.Elem())
-		for it := v.MapRange(); it.Next(); {
-			key.Set(it.Key())
-			elem.Set(it.Value())
-			if keyStrings {
-				internValue(t, key)
-			}
-			if elemStrings {
+		} else if holdsStrings(typ.Elem()) {
+			elem := reflect.New(typ.Elem()).Elem()
+			for it := v.MapRange(); it.Next(); {
+				elem.Set(it.Value())
 				internValue(t, elem)
+				v.SetMapIndex(it.Key(), elem)
 			}
-			m.SetMapIndex(key, elem)
 		}
-		v.Set(m)
 	}
 }
 
