@@ -109,7 +109,7 @@ func internValue(t *stringTable, v reflect.Value) {
 					m[k] = t.canonical(e)
 				}
 			}
-		} else if holdsStrings(typ.Elem()) {
+		} else {
 			elem := reflect.New(typ.Elem()).Elem()
 			for it := v.MapRange(); it.Next(); {
 				elem.Set(it.Value())
@@ -138,7 +138,8 @@ func holdsStrings(typ reflect.Type) bool {
 	case reflect.Slice, reflect.Array:
 		holds = typ.Elem().Kind() != reflect.Uint8 && holdsStrings(typ.Elem())
 	case reflect.Map:
-		holds = holdsStrings(typ.Key()) || holdsStrings(typ.Elem())
+		// Only values are interned (internValue).
+		holds = holdsStrings(typ.Elem())
 	case reflect.Struct:
 		for f := range typ.Fields() {
 			if f.IsExported() && holdsStrings(f.Type) {
