@@ -118,7 +118,7 @@ func main() {
 	extra := flag.String("manager-flags", "", "extra manager flags, space separated (tuning experiments)")
 	hosts := flag.Int("hosts", 0, "run the hosts benchmark instead: this many OpenNebulaHosts of one frontend")
 	ha := flag.String("ha", "", "run the HA benchmark instead: comma list of zone counts (frontends of 3 replicas, envtest)")
-	flag.StringVar(&cpuProfileDir, "cpu-profiles", "", "directory: CPU profiles of kube-apiserver (both sides) and the manager while each side converges")
+	flag.StringVar(&cpuProfileDir, "cpu-profiles", "", "directory: CPU profiles of kube-apiserver (both sides) and the manager while each side converges, and what the manager allocated")
 	flag.Parse()
 	handleInterrupts()
 	if cpuProfileDir != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -105,6 +106,10 @@ type Applier struct {
 	created sync.Map
 	// readPast holds GetOrReadFor's reads past the cache (key@version → created).
 	readPast sync.Map
+	// memo: the children found up to date, by desired and live version (memo.go).
+	memo upToDateMemo
+	// compared counts the comparisons made in full (the memo's tests read it).
+	compared atomic.Int64
 }
 
 type created struct {
@@ -215,7 +220,7 @@ func copyInto(from, into client.Object) error {
 // the fields back from whoever edited them; it never writes to an object owner does not
 // control (NotOwnedError).
 func (a *Applier) Apply(ctx context.Context, owner, desired client.Object, before BeforeRecreate) (Result, error) {
-	gvk, norm, err := a.prepare(owner, desired)
+	gvk, err := a.own(owner, desired)
 	if err != nil {
 		return Result{}, err
 	}
@@ -230,6 +235,21 @@ func (a *Applier) Apply(ctx context.Context, owner, desired client.Object, befor
 		// Created for an owner of the same name that was deleted since: not this one's.
 		a.created.Delete(createdKey(gvk, key))
 		err = apierrors.NewNotFound(schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}, key.Name)
+	}
+	var seen memoSeen
+	if err == nil && !remembered {
+		seen = a.memoFor(gvk, desired, live)
+		if seen.ok && a.memo.holds(seen.key, seen.entry) {
+			// Found up to date before, desired and live both unchanged since: an entry is
+			// recorded only for a child this owner controls and nobody deletes (both in
+			// the metadata that the live version covers).
+			res.Live = live
+			return res, nil
+		}
+	}
+	norm, normErr := Normalize(desired, gvk)
+	if normErr != nil {
+		return res, normErr
 	}
 	switch {
 	case apierrors.IsNotFound(err):
@@ -248,7 +268,26 @@ func (a *Applier) Apply(ctx context.Context, owner, desired client.Object, befor
 	case err != nil:
 		return res, err
 	}
-	return a.update(ctx, owner, gvk, norm, live, before, res)
+	return a.update(ctx, owner, gvk, norm, live, before, res, seen)
+}
+
+// memoSeen is a child's entry in the up-to-date memo, as this reconcile sees it.
+type memoSeen struct {
+	key   string
+	entry memoEntry
+	ok    bool // false: the kind has no protobuf encoding, compare in full
+}
+
+func (a *Applier) memoFor(gvk schema.GroupVersionKind, desired, live client.Object) memoSeen {
+	d, ok := digestOf(desired)
+	if !ok {
+		return memoSeen{}
+	}
+	l, ok := liveVersion(gvk.GroupKind(), live)
+	if !ok {
+		return memoSeen{}
+	}
+	return memoSeen{key: createdKey(gvk, client.ObjectKeyFromObject(desired)), entry: memoEntry{desired: d, live: l}, ok: true}
 }
 
 // Validate asks the API server whether the write Apply would make of desired is valid,
@@ -313,7 +352,7 @@ func (a *Applier) Differs(ctx context.Context, owner, desired client.Object) (bo
 
 // update makes an existing child match desired.
 func (a *Applier) update(ctx context.Context, owner client.Object, gvk schema.GroupVersionKind, norm *Desired, live client.Object,
-	before BeforeRecreate, res Result) (Result, error) {
+	before BeforeRecreate, res Result, seen memoSeen) (Result, error) {
 	res.Live = live
 	if !metav1.IsControlledBy(live, owner) {
 		return res, &NotOwnedError{Ref: res.Ref}
@@ -331,9 +370,16 @@ func (a *Applier) update(ctx context.Context, owner client.Object, gvk schema.Gr
 			return a.recreate(ctx, gvk, before, live, changed, res)
 		}
 	}
+	a.compared.Add(1)
 	upToDate, err := UpToDate(norm, live)
-	if err != nil || upToDate {
+	if err != nil {
 		return res, err
+	}
+	if upToDate {
+		if seen.ok {
+			a.memo.record(seen.key, seen.entry)
+		}
+		return res, nil
 	}
 	// The operator owns these fields: take them back from whoever edited them.
 	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(norm.Object), client.FieldOwner(FieldManager), client.ForceOwnership)
@@ -411,15 +457,21 @@ func (a *Applier) Create(ctx context.Context, obj client.Object) (bool, error) {
 
 // prepare gives desired its owner reference and its applied form.
 func (a *Applier) prepare(owner, desired client.Object) (schema.GroupVersionKind, *Desired, error) {
-	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
+	gvk, err := a.own(owner, desired)
 	if err != nil {
-		return gvk, nil, err
-	}
-	if err := controllerutil.SetControllerReference(owner, desired, a.Scheme); err != nil {
 		return gvk, nil, err
 	}
 	norm, err := Normalize(desired, gvk)
 	return gvk, norm, err
+}
+
+// own gives desired its owner reference and returns its kind.
+func (a *Applier) own(owner, desired client.Object) (schema.GroupVersionKind, error) {
+	gvk, err := apiutil.GVKForObject(desired, a.Scheme)
+	if err != nil {
+		return gvk, err
+	}
+	return gvk, controllerutil.SetControllerReference(owner, desired, a.Scheme)
 }
 
 func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) {

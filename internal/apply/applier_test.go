@@ -173,6 +173,22 @@ func (f *fixture) configMap(name string, data map[string]string) *corev1.ConfigM
 	}
 }
 
+// statefulSet is a desired StatefulSet "db" with one claim template of size.
+func (f *fixture) statefulSet(size, image string) *appsv1.StatefulSet {
+	l := map[string]string{managedLabel: "true"}
+	return &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.ns, Labels: map[string]string{managedLabel: "true", "app": "db"}},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: l}, ServiceName: "db",
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image}}}},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
+				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}}}}},
+		},
+	}
+}
+
 // A child that does not exist is created by the first request: no read before it.
 func TestCreateReadsNothing(t *testing.T) {
 	f := newFixture(t)
@@ -275,20 +291,7 @@ func TestDroppedFieldIsRemovedAndDriftRestored(t *testing.T) {
 func TestImmutableChangeRecreates(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	sts := func(size string) *appsv1.StatefulSet {
-		l := map[string]string{managedLabel: "true"}
-		return &appsv1.StatefulSet{
-			ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.ns, Labels: l},
-			Spec: appsv1.StatefulSetSpec{
-				Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: l}, ServiceName: "db",
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}},
-				VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
-					Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-						Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}}}}},
-			},
-		}
-	}
+	sts := func(size string) *appsv1.StatefulSet { return f.statefulSet(size, "i") }
 	if _, err := f.applier.Apply(ctx, f.owner, sts("1Gi"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -382,4 +385,87 @@ func TestGetOrReadForReusesReadsPastTheCache(t *testing.T) {
 	if calls := f.log.take(); !slices.Equal(calls, []string{"GET configmaps/users"}) {
 		t.Fatalf("one read: %v", calls)
 	}
+}
+
+// A child found up to date is not compared again while neither it nor its desired state
+// changes; a change to either is compared, and corrected, as before. A StatefulSet's
+// status updates are no change (its generation counts the changes to its spec).
+func TestUpToDateIsRemembered(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	key := client.ObjectKey{Namespace: f.ns, Name: "db"}
+	// applyAs applies desired and checks what it did and whether it compared in full.
+	applyAs := func(why string, desired *appsv1.StatefulSet, want apply.Change, compares int64) {
+		t.Helper()
+		before := f.applier.Compared()
+		res, err := f.applier.Apply(ctx, f.owner, desired, nil)
+		if err != nil || res.Change != want {
+			t.Fatalf("%s: change %v (%v), want %v", why, res.Change, err, want)
+		}
+		if got := f.applier.Compared() - before; got != compares {
+			t.Fatalf("%s: %d comparisons in full, want %d", why, got, compares)
+		}
+	}
+	// cached waits until the cache holds the StatefulSet's version rv.
+	cached := func(rv string) {
+		t.Helper()
+		eventually(t, func() bool {
+			got := &appsv1.StatefulSet{}
+			return f.applier.Client.Get(ctx, key, got) == nil && got.ResourceVersion == rv
+		})
+	}
+	// edit changes the live StatefulSet as someone else would, and waits for the cache.
+	edit := func(change func(*appsv1.StatefulSet), status bool) {
+		t.Helper()
+		live := &appsv1.StatefulSet{}
+		if err := f.direct.Get(ctx, key, live); err != nil {
+			t.Fatal(err)
+		}
+		change(live)
+		var err error
+		if status {
+			err = f.direct.Status().Update(ctx, live)
+		} else {
+			err = f.direct.Update(ctx, live)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cached(live.ResourceVersion)
+	}
+	settled := func() {
+		t.Helper()
+		live := &appsv1.StatefulSet{}
+		if err := f.direct.Get(ctx, key, live); err != nil {
+			t.Fatal(err)
+		}
+		cached(live.ResourceVersion)
+	}
+
+	applyAs("create", f.statefulSet("1Gi", "i"), apply.Created, 0)
+	settled()
+	applyAs("first look", f.statefulSet("1Gi", "i"), apply.Unchanged, 1)
+	applyAs("unchanged", f.statefulSet("1Gi", "i"), apply.Unchanged, 0)
+
+	edit(func(s *appsv1.StatefulSet) { s.Status.Replicas, s.Status.ObservedGeneration = 1, s.Generation }, true)
+	applyAs("after a status update", f.statefulSet("1Gi", "i"), apply.Unchanged, 0)
+
+	edit(func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.Containers[0].Image = "edited" }, false)
+	applyAs("after someone's edit of the spec", f.statefulSet("1Gi", "i"), apply.Updated, 1)
+	settled()
+	live := &appsv1.StatefulSet{}
+	if err := f.direct.Get(ctx, key, live); err != nil || live.Spec.Template.Spec.Containers[0].Image != "i" {
+		t.Fatalf("edit not taken back: %v", err)
+	}
+	applyAs("after the correction", f.statefulSet("1Gi", "i"), apply.Unchanged, 1)
+	applyAs("unchanged again", f.statefulSet("1Gi", "i"), apply.Unchanged, 0)
+
+	edit(func(s *appsv1.StatefulSet) { delete(s.Labels, "app") }, false)
+	applyAs("after someone removed a label", f.statefulSet("1Gi", "i"), apply.Updated, 1)
+	settled()
+
+	applyAs("a new image", f.statefulSet("1Gi", "j"), apply.Updated, 1)
+	settled()
+	applyAs("the new image in force", f.statefulSet("1Gi", "j"), apply.Unchanged, 1)
+	applyAs("the new image, unchanged", f.statefulSet("1Gi", "j"), apply.Unchanged, 0)
 }
