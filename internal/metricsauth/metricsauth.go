@@ -260,6 +260,8 @@ func (a *answers[T]) put(key string, value T, ttl time.Duration) {
 				delete(a.m, k)
 			}
 		}
+	}
+	if len(a.m) >= maxRemembered {
 		for k := range a.m { // map order is random: this drops an arbitrary half
 			if len(a.m) < maxRemembered/2 {
 				break

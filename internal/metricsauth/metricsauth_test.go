@@ -261,4 +261,15 @@ func TestFilterWithoutPermissionToReview(t *testing.T) {
 	if d := time.Since(start); d > backoff.Duration {
 		t.Fatalf("took %s: retried", d)
 	}
+
+	// When expired answers make the room, the live ones all stay.
+	var b answers[bool]
+	for i := range maxRemembered - 1 {
+		b.put(fmt.Sprint(i), true, time.Hour)
+	}
+	b.put("expired", true, -time.Second)
+	b.put("new", true, time.Hour)
+	if len(b.m) != maxRemembered {
+		t.Fatalf("%d answers kept after sweeping one expired answer, want %d", len(b.m), maxRemembered)
+	}
 }
