@@ -2,9 +2,14 @@
 package intern
 
 import (
+	"hash/maphash"
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -15,12 +20,15 @@ import (
 // uid (labels, selectors, owner references), and the ConfigMaps the same nginx and sshd
 // configuration. A cache transform makes each string the one canonical copy of a table,
 // so equal strings share one backing array (docs/tuning.md has what it saves: about 10 KB of
-// live heap per frontend). Map keys are left alone (see internValue).
+// live heap per frontend). Map keys are left alone (see internValue), but equal string
+// maps (labels, selectors, annotations) share one map: each child of a frontend carries
+// the same labels, and a map costs far more than its strings (a small map is a group of
+// eight slots).
 //
 // The table is the operator's own, not package unique: unique.Make's canonical copy is
 // dropped as soon as no Handle refers to it (it holds a weak pointer), and the cache
 // keeps strings, not handles, so two objects decoded a minute apart would not share.
-// The table is bounded: past maxEntries strings or maxBytes bytes it starts
+// The table is bounded: past maxEntries strings and maps or maxBytes bytes it starts
 // afresh (the cached objects keep the strings they point to), so the names and uids of
 // deleted frontends cannot accumulate.
 const (
@@ -29,12 +37,21 @@ const (
 	// maxLen: longer strings (a user's large ConfigMap value) are left alone; they
 	// rarely repeat and would fill the table.
 	maxLen = 64 << 10
+	// maxSharedMapLen: larger string maps (a user's ConfigMap data) are not shared.
+	maxSharedMapLen = 16
 )
 
 type stringTable struct {
 	mu      sync.Mutex
 	strings map[string]string
-	bytes   int
+	// maps holds the canonical copy of each string map (labels, annotations, selectors),
+	// keyed by a hash of its content (mapSum).
+	maps map[uint64]map[string]string
+	// lists holds the canonical copy of each resource list (claims' requests and
+	// capacity, the claim templates' requests, containers' requests and limits), keyed by
+	// resourceListKey.
+	lists map[string]corev1.ResourceList
+	bytes int
 }
 
 // canonical returns the table's copy of s, adding s when it has none. The caller holds mu.
@@ -42,19 +59,89 @@ func (t *stringTable) canonical(s string) string {
 	if c, ok := t.strings[s]; ok {
 		return c
 	}
-	if t.strings == nil || len(t.strings) >= maxEntries || t.bytes+len(s) > maxBytes {
-		t.strings, t.bytes = make(map[string]string, 1024), 0
-	}
+	t.makeRoom(len(s))
 	t.strings[s] = s
 	t.bytes += len(s)
 	return s
 }
 
+// canonicalMap returns the table's map equal to m, adding m when it has none; m's values
+// are already canonical. The caller holds mu.
+func (t *stringTable) canonicalMap(m map[string]string) map[string]string {
+	sum := mapSum(m)
+	if c, ok := t.maps[sum]; ok {
+		if maps.Equal(c, m) {
+			return c
+		}
+		// Two maps with one sum: rare; the second is not shared.
+		return m
+	}
+	t.makeRoom(0)
+	t.maps[sum] = m
+	return m
+}
+
+// makeRoom starts the table afresh when adding n bytes would pass its bounds.
+func (t *stringTable) makeRoom(n int) {
+	if t.strings == nil || len(t.strings)+len(t.maps)+len(t.lists) >= maxEntries || t.bytes+n > maxBytes {
+		t.strings, t.bytes = make(map[string]string, 1024), 0
+		t.maps, t.lists = make(map[uint64]map[string]string, 256), make(map[string]corev1.ResourceList, 16)
+	}
+}
+
+var mapSeed = maphash.MakeSeed()
+
+// mapSum hashes m's content whatever its iteration order: the sum of a hash per entry.
+// No string is kept per map (a map unique to its object, as the applied-hash annotation
+// makes most annotations, costs the table one entry).
+func mapSum(m map[string]string) uint64 {
+	var sum uint64
+	var h maphash.Hash
+	h.SetSeed(mapSeed)
+	for k, v := range m {
+		h.Reset()
+		h.WriteString(k)
+		h.WriteByte(0)
+		h.WriteString(v)
+		sum += h.Sum64()
+	}
+	return sum
+}
+
+// canonicalResourceList returns the table's resource list equal to l, adding l when it
+// has none. The caller holds mu.
+func (t *stringTable) canonicalResourceList(l corev1.ResourceList) corev1.ResourceList {
+	key := resourceListKey(l)
+	if c, ok := t.lists[key]; ok {
+		return c
+	}
+	t.makeRoom(len(key))
+	t.lists[key] = l
+	t.bytes += len(key)
+	return l
+}
+
+// resourceListKey is l's content as one string: each resource name in order and its
+// quantity in canonical form (Quantity.String: "10Gi", "500m"), NUL-separated. Two lists
+// with one key hold the same amounts in the same formats.
+func resourceListKey(l corev1.ResourceList) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(l)) {
+		q := l[name]
+		b.WriteString(string(name))
+		b.WriteByte(0)
+		b.WriteString(q.String())
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
 var table stringTable
 
 var (
-	objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
-	stringMapType  = reflect.TypeFor[map[string]string]()
+	objectMetaType   = reflect.TypeFor[metav1.ObjectMeta]()
+	stringMapType    = reflect.TypeFor[map[string]string]()
+	resourceListType = reflect.TypeFor[corev1.ResourceList]()
 	// fieldsByType caches, per struct type, the indexes of the fields the walk visits;
 	// typesWithStrings, per type, whether it can hold a string at all. Reflecting on a
 	// type's fields at every object made the walk three times slower.
@@ -109,12 +196,23 @@ func internValue(t *stringTable, v reflect.Value) {
 					m[k] = t.canonical(e)
 				}
 			}
+			// Equal maps share one: every child of a frontend carries the same labels,
+			// its StatefulSets' selectors and pod templates the same again. Safe because
+			// cached objects are never written to (the client deep-copies what it returns).
+			if len(m) <= maxSharedMapLen {
+				v.Set(reflect.ValueOf(t.canonicalMap(m)))
+			}
 		} else {
 			elem := reflect.New(typ.Elem()).Elem()
 			for it := v.MapRange(); it.Next(); {
 				elem.Set(it.Value())
 				internValue(t, elem)
 				v.SetMapIndex(it.Key(), elem)
+			}
+			// Claims of one size share their requests and capacity, containers of one
+			// class their requests and limits (a map of one quantity takes ~700 bytes).
+			if typ == resourceListType {
+				v.Set(reflect.ValueOf(t.canonicalResourceList(v.Interface().(corev1.ResourceList))))
 			}
 		}
 	}

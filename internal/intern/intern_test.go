@@ -2,6 +2,7 @@ package intern
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"runtime"
 	"testing"
@@ -191,4 +192,73 @@ func BenchmarkStrings(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(objs)), "ns/child")
+}
+
+func TestStringsShareEqualMaps(t *testing.T) {
+	a, b := children(t, 1), children(t, 1)
+	other := children(t, 2)
+	for i := range a {
+		Strings(a[i])
+		Strings(b[i])
+		Strings(other[i])
+		if mapData(a[i].GetLabels()) != mapData(b[i].GetLabels()) {
+			t.Errorf("%T %s: equal label maps not shared", a[i], a[i].GetName())
+		}
+		if mapData(a[i].GetLabels()) == mapData(other[i].GetLabels()) {
+			t.Errorf("%T %s: another frontend's labels share its map", a[i], a[i].GetName())
+		}
+		if !reflect.DeepEqual(a[i].GetLabels(), b[i].GetLabels()) {
+			t.Errorf("%T %s: labels changed", a[i], a[i].GetName())
+		}
+	}
+}
+
+func TestCanonicalMapKeepsAMapWhoseSumIsTaken(t *testing.T) {
+	var tab stringTable
+	m := map[string]string{"a": "1"}
+	taken := map[string]string{"b": "2"}
+	tab.makeRoom(0)
+	tab.maps[mapSum(m)] = taken
+	if got := tab.canonicalMap(m); mapData(got) != mapData(m) || !maps.Equal(got, m) {
+		t.Fatalf("a map whose sum another map holds became %v", got)
+	}
+	first := tab.canonicalMap(map[string]string{"c": "3"})
+	if got := tab.canonicalMap(map[string]string{"c": "3"}); mapData(got) != mapData(first) {
+		t.Error("an equal map was not shared")
+	}
+}
+
+// mapData identifies a map (two variables holding one map give the same pointer).
+func mapData(m map[string]string) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
+
+func TestStringsShareEqualResourceLists(t *testing.T) {
+	claim := func(size string) *corev1.PersistentVolumeClaim {
+		c := &corev1.PersistentVolumeClaim{
+			Spec: corev1.PersistentVolumeClaimSpec{Resources: corev1.VolumeResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}}},
+			Status: corev1.PersistentVolumeClaimStatus{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}}}
+		b, err := c.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded := &corev1.PersistentVolumeClaim{}
+		if err := decoded.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		Strings(decoded)
+		return decoded
+	}
+	a, b, bigger := claim("10Gi"), claim("10Gi"), claim("20Gi")
+	same := func(x, y corev1.ResourceList) bool {
+		return reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer()
+	}
+	if !same(a.Spec.Resources.Requests, b.Spec.Resources.Requests) || !same(a.Spec.Resources.Requests, b.Status.Capacity) {
+		t.Error("equal resource lists not shared")
+	}
+	if same(a.Spec.Resources.Requests, bigger.Spec.Resources.Requests) {
+		t.Error("10Gi and 20Gi share a list")
+	}
+	if q := bigger.Status.Capacity[corev1.ResourceStorage]; q.String() != "20Gi" {
+		t.Errorf("capacity became %s", q.String())
+	}
 }
