@@ -56,13 +56,22 @@ type stringTable struct {
 
 // canonical returns the table's copy of s, adding s when it has none. The caller holds mu.
 func (t *stringTable) canonical(s string) string {
-	if c, ok := t.strings[s]; ok {
+	if c, ok := t.strings[s]; ok { // the hot path, without remember's indirect calls
 		return c
 	}
-	t.makeRoom(len(s))
-	t.strings[s] = s
-	t.bytes += len(s)
-	return s
+	return remember(t, func(t *stringTable) map[string]string { return t.strings }, s, s, len(s))
+}
+
+// remember returns what the table of t that in picks holds under key, adding v (n bytes
+// of the table's budget) when it holds nothing. The caller holds mu.
+func remember[K comparable, V any](t *stringTable, in func(*stringTable) map[K]V, key K, v V, n int) V {
+	if c, ok := in(t)[key]; ok {
+		return c
+	}
+	t.makeRoom(n) // may replace the tables: in(t) is asked again
+	in(t)[key] = v
+	t.bytes += n
+	return v
 }
 
 // canonicalMap returns the table's map equal to m, adding m when it has none; m's values
@@ -112,13 +121,7 @@ func mapSum(m map[string]string) uint64 {
 // has none. The caller holds mu.
 func (t *stringTable) canonicalResourceList(l corev1.ResourceList) corev1.ResourceList {
 	key := resourceListKey(l)
-	if c, ok := t.lists[key]; ok {
-		return c
-	}
-	t.makeRoom(len(key))
-	t.lists[key] = l
-	t.bytes += len(key)
-	return l
+	return remember(t, func(t *stringTable) map[string]corev1.ResourceList { return t.lists }, key, l, len(key))
 }
 
 // resourceListKey is l's content as one string: each resource name in order and its
