@@ -49,15 +49,31 @@ func stripLastApplied(obj any) (any, error) {
 	return obj, err
 }
 
-// stripPodSpec drops managedFields and the spec from a cached pod: the operator reads a
-// pod's labels, annotations and status, and writes to it only by patches computed from
-// those (a spec-less copy patches nothing in the spec). A pod's spec is most of its size.
-func stripPodSpec(obj any) (any, error) {
+// stripPod drops managedFields, the spec and most of the status from a cached pod. The
+// operator reads a pod's labels, annotations, phase and conditions, the state of its seed
+// init container (builder.SeedState) and of its opennebula container (keys.go's
+// containerStarted), and writes to it only by patches computed from those (a copy
+// without the rest patches nothing else). The spec is most of a pod's size; the other
+// containers' statuses (image, ids, volume mounts, resources) most of what is left.
+func stripPod(obj any) (any, error) {
 	obj, err := cache.TransformStripManagedFields()(obj)
 	if p, ok := obj.(*corev1.Pod); ok && err == nil {
 		p.Spec = corev1.PodSpec{}
+		p.Status = corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions, StartTime: p.Status.StartTime,
+			InitContainerStatuses: containerStates(p.Status.InitContainerStatuses, builder.SeedInitContainer),
+			ContainerStatuses:     containerStates(p.Status.ContainerStatuses, builder.ContainerName)}
 	}
 	return obj, err
+}
+
+// containerStates keeps the name and state of the named container's status, if listed.
+func containerStates(statuses []corev1.ContainerStatus, name string) []corev1.ContainerStatus {
+	for _, cs := range statuses {
+		if cs.Name == name {
+			return []corev1.ContainerStatus{{Name: cs.Name, State: cs.State}}
+		}
+	}
+	return nil
 }
 
 // interned is a cache transform: trim, then make the object's strings share one copy
@@ -106,9 +122,9 @@ func CacheOptions(namespaces []string) cache.Options {
 			&corev1.PersistentVolumeClaim{}: owned,
 			// The frontend pods (not the MariaDB pods: never read): a zone's seed init
 			// container states and role labels, a solo MySQL frontend's start time (keys).
-			// Only their metadata and status are kept (stripPodSpec).
+			// Only their metadata and the status read are kept (stripPod).
 			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{builder.LabelManagedBy: builder.ValueManagedBy,
-				builder.LabelComponent: builder.ValueComponent}), Transform: interned(stripPodSpec)},
+				builder.LabelComponent: builder.ValueComponent}), Transform: interned(stripPod)},
 			// kubectl's client-side apply (and Argo CD's default sync) keeps a copy of the
 			// whole frontend in an annotation the operator never reads.
 			&opennebulav1alpha1.OpenNebulaFrontend{}: {Transform: interned(stripLastApplied)},

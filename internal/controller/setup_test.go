@@ -6,7 +6,10 @@ import (
 	"testing"
 	"unsafe"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/opennebula-operator/opennebula-operator/internal/builder"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,17 +60,37 @@ func TestCacheOptions(t *testing.T) {
 			t.Errorf("%T is not selected by %s in the cache", obj, selector)
 		}
 	}
-	// Cached pods keep their metadata and status, not their spec.
+	// Cached pods keep their metadata and the status the operator reads, not their spec
+	// nor the other containers' statuses.
+	started := metav1.Now()
+	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}
+	seed := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: "reseeded"}}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "one-0", Labels: map[string]string{"opennebula.io/raft-role": "leader"},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "opennebula"}}}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "opennebula"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1", StartTime: &started,
+			Conditions: []corev1.PodCondition{{Type: builder.ConditionRaftMember, Status: corev1.ConditionTrue}},
+			InitContainerStatuses: []corev1.ContainerStatus{{Name: "install-ssh-keys", Image: "x"},
+				{Name: builder.SeedInitContainer, State: seed, ContainerID: "containerd://1", RestartCount: 2}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: builder.SSHDContainerName, State: running},
+				{Name: builder.ContainerName, State: running, Image: "opennebula:7.2", ImageID: "sha256:1",
+					VolumeMounts: []corev1.VolumeMountStatus{{Name: "data", MountPath: "/var/lib/one"}}}}}}
 	for k, v := range all.ByObject {
 		if _, ok := k.(*corev1.Pod); ok {
-			out, err := v.Transform(pod)
+			out, err := v.Transform(pod.DeepCopy())
 			got := out.(*corev1.Pod)
+			want := corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &started, Conditions: pod.Status.Conditions,
+				InitContainerStatuses: []corev1.ContainerStatus{{Name: builder.SeedInitContainer, State: seed}},
+				ContainerStatuses:     []corev1.ContainerStatus{{Name: builder.ContainerName, State: running}}}
 			if err != nil || got.Spec.Containers != nil || got.ManagedFields != nil || got.Labels["opennebula.io/raft-role"] != "leader" ||
-				got.Status.Phase != corev1.PodRunning {
+				!equality.Semantic.DeepEqual(got.Status, want) {
 				t.Errorf("transformed pod %+v, %v", got, err)
+			}
+			if s := builder.SeedState(got); s == nil || s.Terminated == nil || s.Terminated.Message != "reseeded" {
+				t.Errorf("seed state lost: %+v", s)
+			}
+			if at := containerStarted(got, builder.ContainerName); at == nil || !at.Equal(started.Time) {
+				t.Errorf("container start lost: %v", at)
 			}
 		}
 	}
