@@ -35,6 +35,8 @@ var (
 	routes     = &serviceRoutes{}
 	testScheme = runtime.NewScheme()
 	k8sClient  client.Client
+	// testConfig reaches the suite's API server as an admin.
+	testConfig *rest.Config
 	writes     = &writeCounter{}
 )
 
@@ -136,6 +138,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	cfg := env.Config
+	testConfig = cfg
 
 	k8sClient, err = client.New(cfg, client.Options{Scheme: testScheme})
 	if err != nil {

@@ -43,7 +43,7 @@ const (
 // SetupWithManager sets up the controller with the Manager: the write engine over the
 // manager's cache and API reader, the cache indexes, and what wakes a frontend up.
 func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
-	indexer := mgr.GetFieldIndexer()
+	indexer := namespacedIndexer{mgr.GetCache()}
 	if err := indexer.IndexField(context.Background(), &opennebulav1alpha1.OpenNebulaFrontend{}, indexFrontendLabel,
 		func(o client.Object) []string { return []string{builder.NamesFor(o.GetName()).FrontendLabel} }); err != nil {
 		return err
