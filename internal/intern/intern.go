@@ -39,6 +39,9 @@ const (
 	maxLen = 64 << 10
 	// maxSharedMapLen: larger string maps (a user's ConfigMap data) are not shared.
 	maxSharedMapLen = 16
+	// smallMapBytes is what a map of up to eight strings costs besides its keys: its
+	// header and one group of eight key and value slots.
+	smallMapBytes = 320
 )
 
 type stringTable struct {
@@ -85,8 +88,16 @@ func (t *stringTable) canonicalMap(m map[string]string) map[string]string {
 		// Two maps with one sum: rare; the second is not shared.
 		return m
 	}
-	t.makeRoom(0)
+	// A map the table holds counts against its byte budget, so that the maps of deleted
+	// objects (most annotations are unique to their object) cannot pile up to
+	// maxEntries of them before the table starts afresh.
+	n := smallMapBytes
+	for k := range m {
+		n += len(k)
+	}
+	t.makeRoom(n)
 	t.maps[sum] = m
+	t.bytes += n
 	return m
 }
 

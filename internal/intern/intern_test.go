@@ -262,3 +262,21 @@ func TestStringsShareEqualResourceLists(t *testing.T) {
 		t.Errorf("capacity became %s", q.String())
 	}
 }
+
+func TestTableCountsMapsInItsBudget(t *testing.T) {
+	var tab stringTable
+	first := map[string]string{"a": "1"}
+	tab.canonicalMap(first)
+	if tab.bytes < smallMapBytes {
+		t.Fatalf("a map held costs the budget %d bytes", tab.bytes)
+	}
+	for i := range maxBytes / smallMapBytes {
+		tab.canonicalMap(map[string]string{"k": fmt.Sprint(i)})
+	}
+	if tab.bytes > maxBytes {
+		t.Fatalf("table holds %d bytes, bound %d", tab.bytes, maxBytes)
+	}
+	if got := tab.canonicalMap(map[string]string{"a": "1"}); mapData(got) == mapData(first) {
+		t.Error("the table kept its first map past its byte budget")
+	}
+}
