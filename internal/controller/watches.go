@@ -16,7 +16,6 @@ import (
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -93,7 +92,6 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		// The operator's own status writes change neither generation, labels nor
 		// annotations: they do not wake the controller up again.
 		For(&opennebulav1alpha1.OpenNebulaFrontend{}, builderWithPredicates()).
-		Watches(&opennebulav1alpha1.OpenNebulaFrontend{}, editsFirst()).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
@@ -168,34 +166,6 @@ func builderWithPredicates() ctrlbuilder.Predicates {
 		predicate.LabelChangedPredicate{},
 		predicate.AnnotationChangedPredicate{},
 	))
-}
-
-// specEditPriority is the workqueue priority of a frontend whose spec was just edited
-// (the default is 0; handler.LowPriority, -100, is a resync or the start-up list).
-const specEditPriority = 100
-
-// editsFirst raises a frontend to specEditPriority when its spec changes (its generation
-// moves), so that a user's edit is reconciled before the rechecks its children's status
-// changes have queued: while other frontends roll out, each of their pods' steps queues a
-// reconcile, and the bench measured an image change waiting 10-150 ms behind them at
-// N=100 (four workers busy with rollout reconciles). The For watch enqueues the same
-// request; the priority queue keeps one item per frontend and the higher of the two
-// priorities (controller-runtime pkg/controller/priorityqueue, lockedAddWithOpts).
-// Without a priority queue (UsePriorityQueue off) this is a plain Add.
-func editsFirst() handler.EventHandler {
-	return handler.Funcs{
-		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			if e.ObjectOld.GetGeneration() == e.ObjectNew.GetGeneration() {
-				return
-			}
-			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.ObjectNew)}
-			if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-				pq.AddWithOpts(priorityqueue.AddOpts{Priority: new(specEditPriority)}, req)
-				return
-			}
-			q.Add(req)
-		},
-	}
 }
 
 // hostRecountDelay is how long a host's change waits before its frontend recounts: the
