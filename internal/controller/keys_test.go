@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
 	"github.com/opennebula-operator/opennebula-operator/internal/builder"
@@ -50,7 +52,18 @@ func TestSoloFrontendOnMySQLKeepsItsKeys(t *testing.T) {
 	Eventually(func(g Gomega) {
 		kubelet.sync(g)
 		keys = get(g, ns, builder.NamesFor("one").Keys, &corev1.Secret{})
-		g.Expect(kubelet.made).To(Equal([]string{"one-0"}), "the pod is restarted once, after the keys are kept")
+		g.Expect(kubelet.made).To(Equal([]string{"one-0"}), func() string {
+			// Whether the operator restarted twice or the pod was counted twice.
+			var events corev1.EventList
+			err := k8sClient.List(ctx, &events, client.InNamespace(ns))
+			var kept []string
+			for _, e := range events.Items {
+				if e.Reason == EventReasonKeysKept {
+					kept = append(kept, fmt.Sprintf("count %d, series %v, last %s", e.Count, e.Series, e.LastTimestamp))
+				}
+			}
+			return fmt.Sprintf("the pod is restarted once, after the keys are kept (KeysKept Events: %q, %v)", kept, err)
+		})
 		g.Expect(kubelet.servers["one-0"].Running()).To(BeTrue())
 	}, timeout, poll).Should(Succeed())
 	Expect(string(keys.Data[builder.OneKeyKey])).To(Equal(oneKey), "the one_key oned ran with")

@@ -39,8 +39,9 @@ const (
 	maxLen = 64 << 10
 	// maxSharedMapLen: larger string maps (a user's ConfigMap data) are not shared.
 	maxSharedMapLen = 16
-	// smallMapBytes is what a map of up to eight strings costs besides its keys: its
-	// header and one group of eight key and value slots.
+	// smallMapBytes is what a map of strings costs besides its keys for each group of
+	// eight entries: its header and one group of eight key and value slots (a map of
+	// 9-16 entries has two groups).
 	smallMapBytes = 320
 )
 
@@ -91,7 +92,7 @@ func (t *stringTable) canonicalMap(m map[string]string) map[string]string {
 	// A map the table holds counts against its byte budget, so that the maps of deleted
 	// objects (most annotations are unique to their object) cannot pile up to
 	// maxEntries of them before the table starts afresh.
-	n := smallMapBytes
+	n := smallMapBytes * max(1, (len(m)+7)/8)
 	for k := range m {
 		n += len(k)
 	}
