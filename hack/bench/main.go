@@ -424,7 +424,7 @@ func (b *benchRun) operator() error {
 	}
 	fmt.Printf("  operator: %d frontends Ready in %.1f s; manager RSS %s anonymous, %s file-backed\n", b.n, r.OperatorSeconds,
 		mib(r.RSSAnonBytes), mib(r.RSSFileBytes))
-	r.HeapProfile, r.LiveHeapBytes, err = b.manager.heapProfile()
+	r.HeapProfile, r.LiveHeapBytes, err = b.manager.heapProfile(b.n)
 	return err
 }
 
@@ -762,17 +762,22 @@ func startManager(kcfg string) (*manager, error) {
 
 // heapProfile is where the manager's live heap goes: the top of `go tool pprof -top`
 // over a heap profile taken after a GC (inuse_space).
-func (m *manager) heapProfile() (string, float64, error) {
+// With -cpu-profiles the profile is kept there (manager-heap-N.pb.gz), for -peek.
+func (m *manager) heapProfile(n int) (string, float64, error) {
 	resp, err := http.Get(m.pprofURL + "/heap?gc=1")
 	if err != nil {
 		return "", 0, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	f, err := os.CreateTemp("", "bench-heap-*.pb.gz")
+	var f *os.File
+	if cpuProfileDir != "" {
+		f, err = os.Create(filepath.Join(cpuProfileDir, fmt.Sprintf("manager-heap-%d.pb.gz", n)))
+	} else if f, err = os.CreateTemp("", "bench-heap-*.pb.gz"); err == nil {
+		defer func() { _ = os.Remove(f.Name()) }()
+	}
 	if err != nil {
 		return "", 0, err
 	}
-	defer func() { _ = os.Remove(f.Name()) }()
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		return "", 0, err
 	}

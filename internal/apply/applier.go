@@ -2,8 +2,11 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -208,6 +212,11 @@ func (a *Applier) get(ctx context.Context, key client.ObjectKey, obj client.Obje
 }
 
 func copyInto(from, into client.Object) error {
+	if reflect.TypeOf(from) == reflect.TypeOf(into) {
+		// The common case (the same kind): a deep copy, without the unstructured round trip.
+		reflect.ValueOf(into).Elem().Set(reflect.ValueOf(from.DeepCopyObject()).Elem())
+		return nil
+	}
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(from)
 	if err != nil {
 		return err
@@ -417,18 +426,43 @@ func (a *Applier) recreate(ctx context.Context, gvk schema.GroupVersionKind, bef
 }
 
 // create creates the child unless its name is taken (409 Conflict then; see Applier).
+//
+// The apply is sent as a patch of the typed object, so that the API server's answer is
+// decoded straight into it (protobuf for the built-in kinds) rather than into an
+// unstructured map converted afterwards: that decoding and conversion were 45 % of
+// what the creation path allocated (hack/bench -cpu-profiles, N=300). The request is the
+// same server-side apply: one "Apply" entry of FieldManager owns every field.
 func (a *Applier) create(ctx context.Context, gvk schema.GroupVersionKind, norm *Desired) (client.Object, error) {
-	u := norm.Object.DeepCopy()
-	u.SetResourceVersion(createOnlyVersion)
-	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager)); err != nil {
-		return nil, err
-	}
-	obj, err := a.typed(gvk, u)
+	obj, err := a.newObject(gvk)
 	if err != nil {
 		return nil, err
 	}
+	obj.SetNamespace(norm.Object.GetNamespace())
+	obj.SetName(norm.Object.GetName())
+	body, err := createOnlyApply(norm.Object)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Client.Patch(ctx, obj, client.RawPatch(types.ApplyPatchType, body), client.FieldOwner(FieldManager)); err != nil {
+		return nil, err
+	}
+	// The typed client clears the kind on decoding; the created map's copies keep it.
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	a.created.Store(createdKey(gvk, client.ObjectKeyFromObject(obj)), created{obj: obj, at: time.Now()})
 	return obj, nil
+}
+
+// createOnlyApply is the apply request of u that only creates (createOnlyVersion), in
+// JSON. u is not changed: only its metadata map is copied to set the version.
+func createOnlyApply(u *unstructured.Unstructured) ([]byte, error) {
+	meta, _ := u.Object["metadata"].(map[string]any)
+	withVersion := make(map[string]any, len(meta)+1)
+	maps.Copy(withVersion, meta)
+	withVersion["resourceVersion"] = createOnlyVersion
+	obj := make(map[string]any, len(u.Object))
+	maps.Copy(obj, u.Object)
+	obj["metadata"] = withVersion
+	return json.Marshal(obj)
 }
 
 // Create creates obj (whose content is final: generated credentials) unless its name is
