@@ -3,13 +3,16 @@ package controller
 import (
 	"cmp"
 	"context"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -92,11 +95,11 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		// The operator's own status writes change neither generation, labels nor
 		// annotations: they do not wake the controller up again.
 		For(&opennebulav1alpha1.OpenNebulaFrontend{}, builderWithPredicates()).
-		Owns(&appsv1.StatefulSet{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ConfigMap{}).
-		Owns(&networkingv1.Ingress{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
+		Watches(&appsv1.StatefulSet{}, toControllingFrontend).
+		Watches(&corev1.Service{}, toControllingFrontend).
+		Watches(&corev1.ConfigMap{}, toControllingFrontend).
+		Watches(&networkingv1.Ingress{}, toControllingFrontend).
+		Watches(&policyv1.PodDisruptionBudget{}, toControllingFrontend).
 		// Generated Secrets are retained by default, so they have no owner reference:
 		// they name their frontend in an annotation. A user's watched Secret wakes
 		// every frontend whose pod reads it.
@@ -110,6 +113,26 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Complete(r)
 }
+
+// toControllingFrontend wakes the frontend that controls a child (its controller owner
+// reference), as Owns does, but matching the reference's group and kind as strings:
+// Owns resolves the owner's kind through the REST mapper at every event of every child,
+// which was 2 % of the manager's CPU and 3.5 % of what it allocated while 300 frontends
+// were created (hack/bench -cpu-profiles).
+var toControllingFrontend = handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+	ref := metav1.GetControllerOfNoCopy(obj)
+	if ref == nil || ref.Kind != frontendKind {
+		return nil
+	}
+	if group, _, _ := strings.Cut(ref.APIVersion, "/"); group != opennebulav1alpha1.GroupVersion.Group {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}}}
+})
+
+// frontendKind is the kind of the frontends' owner references (SetControllerReference
+// takes it from the scheme, which registers the type under its Go name).
+var frontendKind = reflect.TypeFor[opennebulav1alpha1.OpenNebulaFrontend]().Name()
 
 // secretToFrontends wakes the frontend a generated Secret names, and every frontend in
 // the Secret's namespace whose pod reads it (the indexPodSecret index). Only watched
