@@ -265,6 +265,7 @@ func (a *Applier) Apply(ctx context.Context, owner, desired client.Object, befor
 		created, err := a.create(ctx, gvk, norm)
 		if err == nil {
 			res.Change, res.Live = Created, created
+			a.recordCreated(gvk, desired, norm, created)
 			return res, nil
 		}
 		if !apierrors.IsConflict(err) {
@@ -297,6 +298,21 @@ func (a *Applier) memoFor(gvk schema.GroupVersionKind, desired, live client.Obje
 		return memoSeen{}
 	}
 	return memoSeen{key: createdKey(gvk, client.ObjectKeyFromObject(desired)), entry: memoEntry{desired: d, live: l}, ok: true}
+}
+
+// recordCreated enters a child just created in the up-to-date memo, as the version the
+// API server made, when that version holds desired (it does unless admission changed a
+// desired field). Without it, the reconcile that first found the new child in the cache
+// normalised desired a second time only to find what the create had just made: each
+// child of a new frontend was normalised twice.
+func (a *Applier) recordCreated(gvk schema.GroupVersionKind, desired client.Object, norm *Desired, created client.Object) {
+	seen := a.memoFor(gvk, desired, created)
+	if !seen.ok {
+		return
+	}
+	if upToDate, err := UpToDate(norm, created); err == nil && upToDate {
+		a.memo.record(seen.key, seen.entry)
+	}
 }
 
 // Validate asks the API server whether the write Apply would make of desired is valid,

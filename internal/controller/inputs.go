@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opennebulav1alpha1 "github.com/opennebula-operator/opennebula-operator/api/v1alpha1"
@@ -50,7 +52,7 @@ func (r *OpenNebulaFrontendReconciler) readPodSecrets(ctx context.Context, fe *o
 	// do not exist yet, and reading past the cache for them cost every reconcile of a new
 	// frontend a GET (the bench saw 5 per frontend).
 	ours := builder.OperatorSecrets(fe)
-	for _, ref := range builder.PodSecretRefs(fe, r.Options) {
+	for _, ref := range r.podSecretRefs.of(fe, r.Options) {
 		s, seen := read[ref.Name]
 		if !seen {
 			s = &corev1.Secret{}
@@ -127,3 +129,53 @@ func (r *OpenNebulaFrontendReconciler) countHosts(ctx context.Context, fe *openn
 
 // HostStatePending is how status.hosts counts a host that is not in OpenNebula yet.
 const HostStatePending = "PENDING"
+
+// podSecretRefsMemo remembers each frontend's builder.PodSecretRefs for the version of
+// the frontend it was listed from. Listing them builds the whole pod spec, and it was
+// asked for at every reconcile (readPodSecrets) and at every event of the frontend (the
+// indexPodSecret index, once for the old object and once for the new): 5 % of what the
+// manager allocated while 300 frontends were created (hack/bench -cpu-profiles,
+// readPodSecrets and the index together), for an answer that changes only with the
+// frontend. A resourceVersion names one content of the object, so an entry is right for
+// as long as its version is the one asked about; the entry of a deleted frontend is
+// forgotten when its reconcile finds it gone.
+type podSecretRefsMemo struct {
+	mu      sync.Mutex
+	entries map[types.NamespacedName]podSecretRefsEntry
+}
+
+type podSecretRefsEntry struct {
+	uid     types.UID
+	version string
+	refs    []builder.SecretKeyRef
+}
+
+// of returns fe's refs, shared with other callers: they must not be changed.
+func (m *podSecretRefsMemo) of(fe *opennebulav1alpha1.OpenNebulaFrontend, opts builder.Options) []builder.SecretKeyRef {
+	if fe.ResourceVersion == "" {
+		// Not read from the API server (a test's object): no version names its content.
+		return builder.PodSecretRefs(fe, opts)
+	}
+	key := client.ObjectKeyFromObject(fe)
+	m.mu.Lock()
+	e, ok := m.entries[key]
+	m.mu.Unlock()
+	if ok && e.uid == fe.UID && e.version == fe.ResourceVersion {
+		return e.refs
+	}
+	refs := builder.PodSecretRefs(fe, opts)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries == nil {
+		m.entries = map[types.NamespacedName]podSecretRefsEntry{}
+	}
+	m.entries[key] = podSecretRefsEntry{uid: fe.UID, version: fe.ResourceVersion, refs: refs}
+	return refs
+}
+
+// forget drops a deleted frontend's entry.
+func (m *podSecretRefsMemo) forget(key types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.entries, key)
+}

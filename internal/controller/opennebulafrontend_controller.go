@@ -74,6 +74,8 @@ type OpenNebulaFrontendReconciler struct {
 	raftSince sync.Map
 	// onedChecks remembers the last dial per frontend (types.NamespacedName → timedCheck).
 	onedChecks sync.Map
+	// podSecretRefs remembers each frontend's pod Secret references (podSecretRefsMemo).
+	podSecretRefs podSecretRefsMemo
 	// APIReader reads past the cache: a name taken by an object the cache does not hold,
 	// a user's Secret not labelled for the watch, a StorageClass.
 	APIReader client.Reader
@@ -170,6 +172,7 @@ func (r *OpenNebulaFrontendReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if err := r.Get(ctx, req.NamespacedName, fe); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.onedChecks.Delete(req.NamespacedName)
+			r.podSecretRefs.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

@@ -63,7 +63,7 @@ func (r *OpenNebulaFrontendReconciler) SetupWithManager(mgr ctrl.Manager, maxCon
 	}
 	if err := indexer.IndexField(context.Background(), &opennebulav1alpha1.OpenNebulaFrontend{}, indexPodSecret, func(o client.Object) []string {
 		var names []string
-		for _, ref := range builder.PodSecretRefs(o.(*opennebulav1alpha1.OpenNebulaFrontend), r.Options) {
+		for _, ref := range r.podSecretRefs.of(o.(*opennebulav1alpha1.OpenNebulaFrontend), r.Options) {
 			if !slices.Contains(names, ref.Name) {
 				names = append(names, ref.Name)
 			}
