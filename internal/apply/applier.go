@@ -445,6 +445,9 @@ func (a *Applier) create(ctx context.Context, gvk schema.GroupVersionKind, norm 
 	if err != nil {
 		return nil, err
 	}
+	// As the cache does (cache.TransformStripManagedFields): nothing reads them, and
+	// recordCreated's comparison would convert them to unstructured for nothing.
+	obj.SetManagedFields(nil)
 	a.created.Store(createdKey(gvk, client.ObjectKeyFromObject(obj)), created{obj: obj, at: time.Now()})
 	return obj, nil
 }
