@@ -137,8 +137,9 @@ const HostStatePending = "PENDING"
 // manager allocated while 300 frontends were created (hack/bench -cpu-profiles,
 // readPodSecrets and the index together), for an answer that changes only with the
 // frontend. A resourceVersion names one content of the object, so an entry is right for
-// as long as its version is the one asked about; the entry of a deleted frontend is
-// forgotten when its reconcile finds it gone.
+// as long as its version is the one asked about (the other input, the reconciler's
+// Options, is set once at start); the entry of a deleted frontend is forgotten when its
+// reconcile finds it gone.
 type podSecretRefsMemo struct {
 	mu      sync.Mutex
 	entries map[types.NamespacedName]podSecretRefsEntry
